@@ -1,0 +1,28 @@
+# One generated translation unit per public header: proves each header compiles on its own.
+file(GLOB_RECURSE _ward_headers RELATIVE ${PROJECT_SOURCE_DIR}/include CONFIGURE_DEPENDS
+  ${PROJECT_SOURCE_DIR}/include/ward/*.hpp)
+set(_ward_header_tus)
+foreach(_h IN LISTS _ward_headers)
+  string(MAKE_C_IDENTIFIER ${_h} _id)
+  set(_tu ${PROJECT_BINARY_DIR}/header_check/${_id}.cpp)
+  file(CONFIGURE OUTPUT ${_tu} CONTENT "#include <${_h}>\n#include <${_h}>  // twice: include guards hold\n")
+  list(APPEND _ward_header_tus ${_tu})
+endforeach()
+add_library(ward_header_check OBJECT ${_ward_header_tus})
+target_link_libraries(ward_header_check PRIVATE ward ward_warnings)
+
+if(WARD_ENABLE_CUDA)
+  file(GLOB_RECURSE _ward_cuda_headers RELATIVE ${PROJECT_SOURCE_DIR}/include CONFIGURE_DEPENDS
+    ${PROJECT_SOURCE_DIR}/include/ward/*.cuh)
+  set(_ward_cuda_tus)
+  foreach(_h IN LISTS _ward_cuda_headers)
+    string(MAKE_C_IDENTIFIER ${_h} _id)
+    set(_tu ${PROJECT_BINARY_DIR}/header_check/${_id}.cu)
+    file(CONFIGURE OUTPUT ${_tu} CONTENT "#include <${_h}>\n#include <${_h}>\n")
+    list(APPEND _ward_cuda_tus ${_tu})
+  endforeach()
+  if(_ward_cuda_tus)
+    add_library(ward_header_check_cuda OBJECT ${_ward_cuda_tus})
+    target_link_libraries(ward_header_check_cuda PRIVATE ward_cuda ward_warnings)
+  endif()
+endif()
