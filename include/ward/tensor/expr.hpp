@@ -244,9 +244,13 @@ auto make_binary(Op op, A&& a, B&& b) {
 }
 }  // namespace detail
 
+/// Operands of a binary op: two expressions of one element type on one device, or an expression
+/// and a number. Anything else (f32 + f64, cpu + cuda) does not compile: convert with cast<T>().
 template <class A, class B>
-concept BinaryOperands = (Expression<A> && (Expression<B> || detail::Arithmetic<B>)) ||
-                         (detail::Arithmetic<A> && Expression<B>);
+concept BinaryOperands =
+    (Expression<A> && Expression<B> && std::is_same_v<value_t<A>, value_t<B>> &&
+     std::is_same_v<device_t<A>, device_t<B>>) ||
+    (Expression<A> && detail::Arithmetic<B>) || (detail::Arithmetic<A> && Expression<B>);
 
 #define WARD_BINARY_OPERATOR(sym, functor)                                            \
     template <class A, class B>                                                       \
