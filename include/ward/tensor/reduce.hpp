@@ -52,7 +52,8 @@ struct extreme {
     WARD_HOST_DEVICE V finish(V a, index_t) const { return a; }
 };
 
-/// Index of the first maximum (or minimum); the first NaN wins, as in PyTorch.
+/// Index of the first maximum (or minimum); the first NaN wins, as in PyTorch. combine() is
+/// commutative (ties go to the lower index), so partial results may come in any order.
 template <class V, bool Greater>
 struct arg_extreme {
     struct acc_type {
@@ -60,18 +61,21 @@ struct arg_extreme {
         index_t index;
     };
     using out_type = std::int64_t;
-    WARD_HOST_DEVICE acc_type init() const {
-        return {Greater ? -std::numeric_limits<V>::infinity() : std::numeric_limits<V>::infinity(), -1};
-    }
-    WARD_HOST_DEVICE void step(acc_type& a, V x, index_t j) const {
-        if (a.index >= 0 && math::isnan(a.best)) return;
-        if (a.index < 0 || math::isnan(x) || (Greater ? x > a.best : x < a.best)) a = {x, j};
-    }
-    WARD_HOST_DEVICE void combine(acc_type& a, const acc_type& b) const {  // b covers later indices
+    WARD_HOST_DEVICE acc_type init() const { return {V(0), -1}; }
+    WARD_HOST_DEVICE void step(acc_type& a, V x, index_t j) const { combine(a, acc_type{x, j}); }
+    WARD_HOST_DEVICE void combine(acc_type& a, const acc_type& b) const {
         if (b.index < 0) return;
-        step(a, b.best, b.index);
+        if (a.index < 0 || better(b, a)) a = b;
     }
     WARD_HOST_DEVICE out_type finish(acc_type a, index_t) const { return a.index; }
+
+private:
+    static WARD_HOST_DEVICE bool better(const acc_type& b, const acc_type& a) {
+        bool bn = math::isnan(b.best), an = math::isnan(a.best);
+        if (bn || an) return bn && (!an || b.index < a.index);
+        if (b.best == a.best) return b.index < a.index;
+        return Greater ? b.best > a.best : b.best < a.best;
+    }
 };
 
 /// log(sum(exp(x))) in one pass: a running maximum m and the sum s of exp(x - m).
