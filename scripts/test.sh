@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything in Release and runs the whole test suite, then
+# rebuilds the tests under AddressSanitizer + UndefinedBehaviorSanitizer and runs them again.
+# Tests that need a GPU (ctest label "gpu") report themselves skipped on machines without one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+jobs=${WARD_JOBS:-$(nproc)}
+build=${WARD_BUILD_DIR:-build}
+
+echo "== Release build"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j "$jobs"
+echo "== Release tests"
+(cd "$build" && ctest --output-on-failure -j "$jobs")
+
+if [ "${WARD_SKIP_SANITIZERS:-0}" != "1" ]; then
+  echo "== ASan + UBSan build (tests only)"
+  cmake -S . -B "$build-asan" -DCMAKE_BUILD_TYPE=Debug -DWARD_SANITIZE=address,undefined \
+    -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DWARD_ENABLE_CUDA=OFF -DWARD_BUILD_EXAMPLES=OFF \
+    -DWARD_BUILD_BENCHMARKS=OFF -DWARD_HEADER_CHECK=OFF >/dev/null
+  cmake --build "$build-asan" -j "$jobs"
+  echo "== ASan + UBSan tests"
+  # oneDNN's JIT and OpenMP runtime hold allocations for the life of the process: leaks are not checked.
+  (cd "$build-asan" && ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --output-on-failure -j "$jobs" -LE "gpu|slow")
+fi
