@@ -25,5 +25,5 @@ if [ "${WARD_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== ASan + UBSan tests"
   # oneDNN's JIT and OpenMP runtime hold allocations for the life of the process: leaks are not checked.
   (cd "$build-asan" && ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --output-on-failure -j "$jobs" -LE "gpu|slow")
+    ctest --output-on-failure -j "$jobs" -LE "gpu|package")
 fi
