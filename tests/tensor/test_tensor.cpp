@@ -120,4 +120,17 @@ BOOST_AUTO_TEST_CASE(empty_tensors) {
     BOOST_CHECK_THROW(Tensor<float>::zeros({-1}), shape_error);
 }
 
+BOOST_AUTO_TEST_CASE(memory_statistics_follow_storage) {
+    auto before = stats::host_bytes_in_use.load();
+    {
+        auto t = Tensor<float>::zeros({1000});
+        BOOST_TEST(stats::host_bytes_in_use.load() - before >= 4000);
+        auto view = t.slice(0, 0, 10);  // views share the storage: no new bytes
+        BOOST_TEST(stats::host_bytes_in_use.load() - before < 4100);
+        stats::reset_peak();
+    }
+    BOOST_TEST(stats::host_bytes_in_use.load() == before);
+    BOOST_TEST(stats::host_bytes_peak.load() >= before + 4000);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,6 +3,7 @@
 // double, mapping to <cmath> on the host and to CUDA's intrinsics-backed functions on the device.
 
 #include <cmath>
+#include <type_traits>
 
 #include "ward/core/config.hpp"
 
@@ -44,11 +45,18 @@ WARD_HOST_DEVICE inline T min(T a, T b) { return b < a ? b : a; }
 /// True for NaN (works under -ffast-math too, where x != x may be folded away).
 template <class T>
 WARD_HOST_DEVICE inline bool isnan(T x) {
+    if constexpr (std::is_integral_v<T>) {
+        return false;
+    } else {
 #if WARD_DEVICE_CODE
-    return ::isnan(x);
+        return ::isnan(x);
 #else
-    return std::isnan(x);
+        return std::isnan(x);
 #endif
+    }
 }
 
 }  // namespace ward::math
+
+// Dual-number overloads of the functions above (forward-mode derivatives).
+#include "ward/core/dual.hpp"

@@ -12,4 +12,18 @@ inline std::atomic<std::uint64_t> elementwise_passes{0};
 /// One per reduction evaluated.
 inline std::atomic<std::uint64_t> reduction_passes{0};
 
+/// Bytes of tensor storage alive on the host now, and the most alive at once since the last
+/// reset_peak() (what benchmarks report as peak memory).
+inline std::atomic<std::int64_t> host_bytes_in_use{0};
+inline std::atomic<std::int64_t> host_bytes_peak{0};
+
+inline void note_host_allocation(std::int64_t bytes) {
+    std::int64_t now = host_bytes_in_use.fetch_add(bytes) + bytes;
+    std::int64_t peak = host_bytes_peak.load();
+    while (now > peak && !host_bytes_peak.compare_exchange_weak(peak, now)) {
+    }
+}
+inline void note_host_release(std::int64_t bytes) { host_bytes_in_use.fetch_sub(bytes); }
+inline void reset_peak() { host_bytes_peak.store(host_bytes_in_use.load()); }
+
 }  // namespace ward::stats

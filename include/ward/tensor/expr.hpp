@@ -295,6 +295,7 @@ WARD_UNARY_FUNCTION(operator-, neg)
 WARD_UNARY_FUNCTION(neg, neg)
 WARD_UNARY_FUNCTION(exp, exp)
 WARD_UNARY_FUNCTION(log, log)
+WARD_UNARY_FUNCTION(log1p, log1p)
 WARD_UNARY_FUNCTION(sqrt, sqrt)
 WARD_UNARY_FUNCTION(rsqrt, rsqrt)
 WARD_UNARY_FUNCTION(tanh, tanh)
@@ -303,6 +304,8 @@ WARD_UNARY_FUNCTION(relu, relu)
 WARD_UNARY_FUNCTION(gelu_tanh, gelu_tanh)
 WARD_UNARY_FUNCTION(abs, abs)
 WARD_UNARY_FUNCTION(square, square)
+WARD_UNARY_FUNCTION(gelu_tanh_grad, gelu_tanh_grad)
+WARD_UNARY_FUNCTION(sign, sign)
 #undef WARD_UNARY_FUNCTION
 
 /// x^p for a scalar exponent.

@@ -13,6 +13,7 @@ struct exp { template <class V> WARD_HOST_DEVICE V operator()(V x) const { retur
 struct log { template <class V> WARD_HOST_DEVICE V operator()(V x) const { return math::log(x); } };
 struct sqrt { template <class V> WARD_HOST_DEVICE V operator()(V x) const { return math::sqrt(x); } };
 struct rsqrt { template <class V> WARD_HOST_DEVICE V operator()(V x) const { return V(1) / math::sqrt(x); } };
+struct log1p { template <class V> WARD_HOST_DEVICE V operator()(V x) const { return math::log1p(x); } };
 struct tanh { template <class V> WARD_HOST_DEVICE V operator()(V x) const { return math::tanh(x); } };
 struct abs { template <class V> WARD_HOST_DEVICE V operator()(V x) const { return x < V(0) ? -x : x; } };
 struct square { template <class V> WARD_HOST_DEVICE V operator()(V x) const { return x * x; } };
@@ -33,6 +34,20 @@ struct gelu_tanh {
         const V k = V(0.7978845608028654);
         return V(0.5) * x * (V(1) + math::tanh(k * (x + V(0.044715) * x * x * x)));
     }
+};
+/// d/dx of gelu_tanh: 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2), t = tanh(k (x + c x^3)).
+struct gelu_tanh_grad {
+    template <class V>
+    WARD_HOST_DEVICE V operator()(V x) const {
+        const V k = V(0.7978845608028654), c = V(0.044715);
+        V t = math::tanh(k * (x + c * x * x * x));
+        return V(0.5) * (V(1) + t) + V(0.5) * x * (V(1) - t * t) * k * (V(1) + V(3) * c * x * x);
+    }
+};
+/// sign(x): -1, 0 or 1.
+struct sign {
+    template <class V>
+    WARD_HOST_DEVICE V operator()(V x) const { return x > V(0) ? V(1) : (x < V(0) ? V(-1) : V(0)); }
 };
 /// x^p for a fixed exponent (squares and square roots are special-cased: they are the common ones).
 template <class V>

@@ -36,14 +36,21 @@ struct mean : sum<V> {
     }
 };
 
+/// The identity of max (lowest) or min (highest): infinities for floats, the limits for integers.
+template <class V, bool Greater>
+WARD_HOST_DEVICE constexpr V extreme_identity() {
+    if constexpr (std::numeric_limits<V>::has_infinity)
+        return Greater ? -std::numeric_limits<V>::infinity() : std::numeric_limits<V>::infinity();
+    else
+        return Greater ? std::numeric_limits<V>::lowest() : std::numeric_limits<V>::max();
+}
+
 /// max (Greater = true) or min; NaN propagates, as in NumPy and PyTorch.
 template <class V, bool Greater>
 struct extreme {
     using acc_type = V;
     using out_type = V;
-    WARD_HOST_DEVICE V init() const {
-        return Greater ? -std::numeric_limits<V>::infinity() : std::numeric_limits<V>::infinity();
-    }
+    WARD_HOST_DEVICE V init() const { return extreme_identity<V, Greater>(); }
     WARD_HOST_DEVICE void step(V& a, V x, index_t) const {
         if (math::isnan(a)) return;
         if (math::isnan(x) || (Greater ? x > a : x < a)) a = x;

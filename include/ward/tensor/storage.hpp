@@ -11,21 +11,32 @@
 #include "ward/core/config.hpp"
 #include "ward/core/device.hpp"
 #include "ward/core/error.hpp"
+#include "ward/core/stats.hpp"
 
 namespace ward {
 
-/// Host memory, 64-byte aligned (a cache line, and what AVX-512 loads like).
+/// Host memory, 64-byte aligned (a cache line, and what AVX-512 loads like). Each block carries its
+/// size in a header one alignment unit before the data, for the memory statistics.
 template <>
 struct DeviceMemory<cpu> {
     static constexpr std::size_t alignment = 64;
     static void* allocate(std::size_t bytes) {
         if (bytes == 0) return nullptr;
         std::size_t rounded = (bytes + alignment - 1) / alignment * alignment;
-        void* p = std::aligned_alloc(alignment, rounded);
-        if (!p) throw std::bad_alloc();
-        return p;
+        auto* base = static_cast<unsigned char*>(std::aligned_alloc(alignment, rounded + alignment));
+        if (!base) throw std::bad_alloc();
+        std::memcpy(base, &rounded, sizeof rounded);
+        stats::note_host_allocation(static_cast<std::int64_t>(rounded));
+        return base + alignment;
     }
-    static void release(void* p) noexcept { std::free(p); }
+    static void release(void* p) noexcept {
+        if (!p) return;
+        unsigned char* base = static_cast<unsigned char*>(p) - alignment;
+        std::size_t rounded;
+        std::memcpy(&rounded, base, sizeof rounded);
+        stats::note_host_release(static_cast<std::int64_t>(rounded));
+        std::free(base);
+    }
     static void copy(void* dst, const void* src, std::size_t bytes) {
         if (bytes) std::memcpy(dst, src, bytes);
     }
