@@ -88,4 +88,13 @@ BOOST_AUTO_TEST_CASE(cublaslt_matmul_with_bias_gelu) {
     BOOST_TEST(max_abs_diff(dc2.to<cpu>().to_vector(), want) <= 2e-3);
 }
 
+BOOST_AUTO_TEST_CASE(tensor_matmul_dispatches_to_cublaslt) {
+    Generator g(7);
+    Tensor<float> a = normal<float>(g, {3, 20, 12}), b = normal<float>(g, {3, 12, 9}), bias = normal<float>(g, {9});
+    Tensor<float> want = matmul(a, b, bias, Activation::relu);  // oneDNN on the CPU
+    Tensor<float, cuda> got = matmul(a.to<cuda>(), b.to<cuda>(), bias.to<cuda>(), Activation::relu);
+    BOOST_TEST((got.shape() == want.shape()));
+    BOOST_TEST(max_abs_diff(got.to<cpu>().to_vector(), want.to_vector()) <= 1e-4);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
