@@ -1,0 +1,183 @@
+#pragma once
+// Atomic file writes: the new contents go to a temporary file in the target's directory, which is
+// flushed, fsync'ed and renamed over the target, and the directory is fsync'ed so the rename
+// itself survives a crash. Readers see the old file or the complete new one, never a torn one;
+// when anything fails (a full disk, an exception thrown by the caller's writer part-way, a kill
+// before the rename) the old file is untouched and the temporary file is removed (a kill -9
+// leaves at most a hidden `.<name>.tmp-XXXXXX` next to it, which no reader opens).
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <ostream>
+#include <streambuf>
+#include <string>
+#include <string_view>
+
+#include "ward/core/error.hpp"
+
+namespace ward::io {
+
+namespace detail {
+
+inline std::string errno_text(int err) { return std::string(std::strerror(err)); }
+
+/// An output streambuf over a POSIX file descriptor (so the data can be fsync'ed, which
+/// std::ofstream cannot do). Remembers the first write error instead of losing it in the stream
+/// state, so the caller can report errno.
+class FdStreambuf : public std::streambuf {
+public:
+    explicit FdStreambuf(int fd) : fd_(fd) { setp(buffer_.data(), buffer_.data() + buffer_.size()); }
+    FdStreambuf(const FdStreambuf&) = delete;
+    FdStreambuf& operator=(const FdStreambuf&) = delete;
+
+    /// errno of the first failed write (0 when every write succeeded).
+    int error() const { return error_; }
+
+protected:
+    int_type overflow(int_type ch) override {
+        if (!flush_buffer()) return traits_type::eof();
+        if (!traits_type::eq_int_type(ch, traits_type::eof())) {
+            *pptr() = traits_type::to_char_type(ch);
+            pbump(1);
+        }
+        return traits_type::not_eof(ch);
+    }
+    int sync() override { return flush_buffer() ? 0 : -1; }
+    std::streamsize xsputn(const char* s, std::streamsize n) override {
+        // Large writes (tensor data) bypass the buffer.
+        if (n >= static_cast<std::streamsize>(buffer_.size())) {
+            if (!flush_buffer() || !write_all(s, static_cast<std::size_t>(n))) return 0;
+            return n;
+        }
+        return std::streambuf::xsputn(s, n);
+    }
+
+private:
+    int fd_;
+    int error_ = 0;
+    std::array<char, 1 << 16> buffer_{};
+
+    bool flush_buffer() {
+        std::size_t n = static_cast<std::size_t>(pptr() - pbase());
+        bool ok = write_all(pbase(), n);
+        setp(buffer_.data(), buffer_.data() + buffer_.size());
+        return ok;
+    }
+    bool write_all(const char* p, std::size_t n) {
+        if (error_) return false;
+        while (n > 0) {
+            ssize_t w = ::write(fd_, p, n);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                error_ = errno;
+                return false;
+            }
+            p += w;
+            n -= static_cast<std::size_t>(w);
+        }
+        return true;
+    }
+};
+
+/// Owns the temporary file until it has been renamed into place; removes it otherwise.
+class TempFile {
+public:
+    explicit TempFile(const std::filesystem::path& target) : target_(target) {
+        std::filesystem::path dir = target.parent_path();
+        if (dir.empty()) dir = ".";
+        std::string name = ".";  // built with += : GCC 12 warns falsely (-Wrestrict) on "." + string
+        name += target.filename().string();
+        name += ".tmp-XXXXXX";
+        std::string pattern = (dir / name).string();
+        fd_ = ::mkostemp(pattern.data(), O_CLOEXEC);
+        if (fd_ < 0)
+            throw io_error("cannot write '" + target.string() + "': creating a temporary file in '" + dir.string() +
+                           "' failed: " + errno_text(errno));
+        path_ = pattern;
+        dir_ = dir;
+    }
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    ~TempFile() {
+        if (fd_ >= 0) ::close(fd_);
+        if (!committed_) ::unlink(path_.c_str());
+    }
+
+    int fd() const { return fd_; }
+
+    /// fsync, close, rename over the target, fsync the directory.
+    void commit() {
+        // mkstemp creates mode 0600; a checkpoint should be readable like any file we write.
+        // Keep the mode of the file being replaced, else rw-r--r--.
+        struct stat st {};
+        mode_t mode = ::stat(target_.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
+        if (::fchmod(fd_, mode) != 0) fail("setting the mode of the temporary file");
+        if (::fsync(fd_) != 0) fail("fsync of the temporary file");
+        int fd = fd_;
+        fd_ = -1;
+        if (::close(fd) != 0) fail("closing the temporary file");
+        if (::rename(path_.c_str(), target_.c_str()) != 0) fail("renaming the temporary file over it");
+        committed_ = true;
+        sync_directory();
+    }
+
+    [[noreturn]] void fail(const std::string& what) const {
+        int err = errno;
+        throw io_error("cannot write '" + target_.string() + "': " + what + " ('" + path_ + "') failed: " +
+                       errno_text(err));
+    }
+
+private:
+    std::filesystem::path target_, dir_;
+    std::string path_;
+    int fd_ = -1;
+    bool committed_ = false;
+
+    /// Makes the rename durable. Some file systems cannot fsync a directory (EINVAL); the file is
+    /// in place by then, so only a real I/O error is reported.
+    void sync_directory() const {
+        int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) return;
+        int rc = ::fsync(dfd);
+        int err = errno;
+        ::close(dfd);
+        if (rc != 0 && err != EINVAL && err != EROFS)
+            throw io_error("wrote '" + target_.string() + "', but fsync of its directory '" + dir_.string() +
+                           "' failed: " + errno_text(err));
+    }
+};
+
+}  // namespace detail
+
+/// Writes `path` atomically with whatever `write` puts into the stream. If `write` throws, the
+/// exception propagates unchanged and the previous file (if any) is untouched. Throws io_error
+/// (naming the path and the system's error text) when the file cannot be created, written, synced
+/// or renamed.
+inline void write_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write) {
+    detail::TempFile tmp(path);
+    detail::FdStreambuf buf(tmp.fd());
+    std::ostream out(&buf);
+    write(out);
+    out.flush();
+    if (buf.error() != 0) {
+        errno = buf.error();
+        tmp.fail("writing the temporary file");
+    }
+    if (!out) throw io_error("cannot write '" + path.string() + "': the output stream failed");
+    tmp.commit();
+}
+
+/// Writes `bytes` to `path` atomically.
+inline void write_atomically(const std::filesystem::path& path, std::string_view bytes) {
+    write_atomically(path, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
+}
+
+}  // namespace ward::io
