@@ -1,0 +1,112 @@
+// Reports: atomic writes leave no temporary behind, CSV fields survive a round trip through the reader,
+// summary.json carries the fields the example promises.
+#include <boost/test/unit_test.hpp>
+
+#include <ward/irt/csv.hpp>
+#include <ward/irt/long_csv.hpp>
+#include <ward/irt/report.hpp>
+#include <ward/irt/simulate.hpp>
+
+#include <filesystem>
+
+#include <unistd.h>
+
+using namespace ward::irt;
+
+BOOST_AUTO_TEST_SUITE(irt_report)
+
+BOOST_AUTO_TEST_CASE(atomic_write_and_csv_round_trip) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("ward_irt_report_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    DatasetBuilder b;
+    b.add("model, with \"quotes\"", "bench A", 0.4);
+    b.add("model, with \"quotes\"", "bench B", 0.6);
+    b.add("plain", "bench A", 0.7);
+    b.add("plain", "bench B", 0.9);
+    Dataset d = b.build();
+    d.release[0] = decimal_year({2024, 5, 13});
+    FitOptions opt;
+    opt.anchor = Anchor::on_benchmark("bench A");
+    const FitResult f = fit(d, opt);
+    const std::string path = (dir / "sub" / "capabilities.csv").string();
+    write_file_atomic(path, capabilities_csv(d, f));
+    write_file_atomic(path, capabilities_csv(d, f));  // overwrite in place
+    std::size_t files = 0;
+    for (const auto& e : fs::directory_iterator(dir / "sub")) { ++files; (void)e; }
+    BOOST_TEST(files == 1u);  // no temporary left behind
+    const CsvTable t = read_csv(path);
+    BOOST_TEST((t.header == std::vector<std::string>{"model", "release_date", "capability", "ci_low", "ci_high"}));
+    BOOST_TEST(t.size() == 2);
+    bool found = false;
+    for (ward::index_t r = 0; r < t.size(); ++r) {
+        if (t.cell(r, 0) != "model, with \"quotes\"") continue;
+        found = true;
+        BOOST_TEST(t.cell(r, 1) == "2024-05-13");
+        BOOST_TEST(std::abs(std::stod(t.cell(r, 2)) - f.capability[0]) < 1e-8);
+    }
+    BOOST_TEST(found);
+    const CsvTable bt = parse_csv(benchmarks_csv(d, f), "benchmarks.csv");
+    // easiest first: B has the higher scores, so it sits below the anchor A (difficulty 0)
+    BOOST_TEST(bt.cell(0, 0) == "bench B");
+    BOOST_TEST(std::stod(bt.cell(0, 1)) < 0.0);
+    BOOST_TEST(bt.cell(1, 0) == "bench A");
+    BOOST_TEST(bt.cell(1, 1) == "0");
+    BOOST_CHECK_THROW(write_file_atomic("/proc/ward-irt-cannot-write/x.csv", "x"), std::exception);
+    fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(long_csv_round_trip_gives_the_same_fit) {
+    namespace fs = std::filesystem;
+    SimulationOptions o;
+    o.models_per_year = 10;
+    o.seed = 9;
+    const Simulation sim = simulate(o);
+    const std::string path = (fs::temp_directory_path() / ("ward_irt_long_" + std::to_string(::getpid()) + ".csv")).string();
+    write_file_atomic(path, long_csv(sim.data));
+    const Dataset back = read_long_csv(path);
+    fs::remove(path);
+    BOOST_TEST(back.num_obs() == sim.data.num_obs());
+    BOOST_TEST(back.models == sim.data.models);
+    FitOptions opt;
+    opt.anchor = Anchor::on_benchmark("bench_000");
+    const FitResult a = fit(sim.data, opt), b = fit(back, opt);
+    BOOST_TEST(std::abs(a.objective - b.objective) < 1e-9);
+    double worst = 0;  // benchmarks are numbered in first-seen order when read back: compare by name
+    for (std::size_t m = 0; m < back.models.size(); ++m) worst = std::max(worst, std::abs(a.capability[m] - b.capability[m]));
+    for (std::size_t k = 0; k < back.benchmarks.size(); ++k) {
+        const auto j = static_cast<std::size_t>(sim.data.benchmark_index(back.benchmarks[k]));
+        worst = std::max(worst, std::abs(a.difficulty[j] - b.difficulty[k]) + std::abs(a.slope[j] - b.slope[k]));
+    }
+    BOOST_TEST(worst < 1e-6);
+    for (std::size_t m = 0; m < back.models.size(); ++m) {
+        BOOST_TEST(std::abs(back.release[m] - sim.data.release[m]) < 2.0 / 365);  // dates are kept to the day
+        BOOST_TEST(back.compute[m] == sim.data.compute[m]);
+        BOOST_TEST(back.family[m] == sim.data.family[m]);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(summary_json_fields) {
+    SimulationOptions o;
+    o.seed = 2;
+    o.acceleration_year = 2024;
+    const Simulation sim = simulate(o);
+    FitOptions opt;
+    opt.anchor = Anchor::on_benchmark("bench_000");
+    const FitResult f = fit(sim.data, opt);
+    const Trend t = frontier_trend(sim.data, f.capability);
+    const BreakpointFit bp = fit_breakpoint(t.frontier.date, t.frontier.capability);
+    const EfficiencyResult e = algorithmic_efficiency(sim.data, f.capability);
+    const auto j = summary_json({&sim.data, &f, "bench_000", 1.0, &t, &bp, &e, nullptr, 0});
+    BOOST_TEST(j["observations"].get<long>() == sim.data.num_obs());
+    BOOST_TEST(j["models"].get<long>() == sim.data.num_models());
+    BOOST_TEST(j["benchmarks"].get<long>() == sim.data.num_benchmarks());
+    BOOST_TEST(j["frontier"]["slope_per_year"].get<double>() == t.line.slope);
+    BOOST_TEST(j["frontier"]["slope_ci_low"].get<double>() < j["frontier"]["slope_ci_high"].get<double>());
+    BOOST_TEST(j["breakpoint"]["date"].get<std::string>().size() == 10u);
+    BOOST_TEST(j["breakpoint"]["slope_after"].get<double>() == bp.slope_after);
+    BOOST_TEST(j["efficiency"]["gain_per_year"].get<double>() == e.gain_per_year);
+    BOOST_TEST(j.contains("load_report"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
