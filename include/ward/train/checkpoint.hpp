@@ -1,0 +1,88 @@
+#pragma once
+// Training checkpoints: one safetensors file holding the model's parameters (under their own
+// names, so the file is also a plain weights file), the optimiser's state (under "optim."), the
+// generator's position and the step count, written atomically. A run that loads its last
+// checkpoint continues bit-identically on the CPU.
+//
+//   train::save_checkpoint("ckpt.safetensors", params, opt, {.step = step, .generator = &gen});
+//   auto info = train::load_checkpoint("ckpt.safetensors", params, opt, &gen);   // info.step
+
+#include <charconv>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "ward/core/error.hpp"
+#include "ward/core/rng.hpp"
+#include "ward/io/safetensors.hpp"
+#include "ward/optim/optimizer.hpp"
+#include "ward/optim/parameter.hpp"
+
+namespace ward::train {
+
+inline constexpr const char* optimizer_prefix = "optim.";
+
+struct CheckpointExtras {
+    std::int64_t step = 0;
+    const Generator* generator = nullptr;      // its offset is saved, so dropout masks continue
+    std::map<std::string, std::string> metadata;  // anything else the caller wants back
+};
+
+struct CheckpointInfo {
+    std::int64_t step = 0;
+    std::map<std::string, std::string> metadata;  // the caller's metadata, as saved
+};
+
+namespace detail {
+inline std::uint64_t parse_u64(const std::map<std::string, std::string>& md, const std::string& key,
+                               const std::filesystem::path& file) {
+    auto it = md.find(key);
+    if (it == md.end()) throw parse_error(file.string() + ": checkpoint metadata lacks '" + key + "'");
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    if (ec != std::errc() || p != it->second.data() + it->second.size())
+        throw parse_error(file.string() + ": checkpoint metadata '" + key + "' is not a number: '" + it->second + "'");
+    return v;
+}
+}  // namespace detail
+
+/// Writes parameters, optimiser state, step and generator position to `path` atomically.
+template <optim::Optimizer O, FloatElement T, Device D>
+void save_checkpoint(const std::filesystem::path& path, const optim::ParameterList<T, D>& params, const O& opt,
+                     const CheckpointExtras& extras = {}) {
+    io::SafetensorsWriter w;
+    for (const auto& p : params) w.add(p.name, p.value);
+    opt.write_state(w, optimizer_prefix);
+    w.add_metadata("ward.checkpoint.step", std::to_string(extras.step));
+    if (extras.generator) w.add_metadata("ward.checkpoint.generator_offset", std::to_string(extras.generator->offset()));
+    for (const auto& [k, v] : extras.metadata) w.add_metadata("user." + k, v);
+    w.save(path);
+}
+
+/// Restores what save_checkpoint wrote into existing parameters (in place, shapes and dtypes must
+/// match), the optimiser and the generator. Everything is checked before anything is changed.
+template <optim::Optimizer O, FloatElement T, Device D>
+CheckpointInfo load_checkpoint(const std::filesystem::path& path, const optim::ParameterList<T, D>& params, O& opt,
+                               Generator* generator = nullptr) {
+    io::SafetensorsFile f(path);
+    const auto& md = f.metadata();
+    for (const auto& p : params) {
+        if (!f.contains(p.name)) throw parse_error(path.string() + ": checkpoint has no tensor '" + p.name + "'");
+        const auto& info = f.info(p.name);
+        if (!(info.shape == p.value.shape()))
+            throw shape_error(path.string() + ": tensor '" + p.name + "' is " + info.shape.str() + " in the checkpoint but " +
+                              p.value.shape().str() + " in the model");
+    }
+    CheckpointInfo out;
+    out.step = static_cast<std::int64_t>(detail::parse_u64(md, "ward.checkpoint.step", path));
+    std::uint64_t offset = generator ? detail::parse_u64(md, "ward.checkpoint.generator_offset", path) : 0;
+    opt.read_state(f, optimizer_prefix);  // checks itself fully before changing anything
+    for (const auto& p : params) f.read_into(p.name, p.value);
+    if (generator) generator->set_offset(offset);
+    for (const auto& [k, v] : md)
+        if (k.rfind("user.", 0) == 0) out.metadata[k.substr(5)] = v;
+    return out;
+}
+
+}  // namespace ward::train
