@@ -26,7 +26,7 @@ inline constexpr const char* optimizer_prefix = "optim.";
 struct CheckpointExtras {
     std::int64_t step = 0;
     const Generator* generator = nullptr;      // its offset is saved, so dropout masks continue
-    std::map<std::string, std::string> metadata;  // anything else the caller wants back
+    std::map<std::string, std::string> metadata = {};  // anything else the caller wants back
 };
 
 struct CheckpointInfo {
