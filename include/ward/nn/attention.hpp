@@ -35,12 +35,13 @@ std::pair<Tensor<T, D>, Tensor<T, D>> rope_tables(const std::vector<index_t>& po
     return {Tensor<T, D>::from_vector(c, shape), Tensor<T, D>::from_vector(s, shape)};
 }
 
-/// Rotary embedding of x (..., T, hd) with tables (T, hd / 2) broadcast over the leading axes.
+/// Rotary embedding of x (..., T, hd) with tables (T, hd / 2), or (B, 1, T, hd / 2) for per-row
+/// positions, broadcast over the leading axes.
 ///   backward: dx1 = g1 c + g2 s,  dx2 = g2 c - g1 s
 template <FloatElement T, Device D>
 Var<T, D> rope(const Var<T, D>& x, const Tensor<T, D>& cos, const Tensor<T, D>& sin) {
     const index_t hd = x.size(-1), h = hd / 2;
-    if (hd % 2 != 0 || cos.size(-1) != h || cos.size(0) != x.size(-2))
+    if (hd % 2 != 0 || cos.size(-1) != h || cos.size(-2) != x.size(-2))
         throw shape_error("rope: tables " + cos.shape().str() + " do not fit input " + x.shape().str());
     const Tensor<T, D>& v = x.value();
     Tensor<T, D> x1 = v.slice(-1, 0, h), x2 = v.slice(-1, h, hd);
@@ -51,16 +52,29 @@ Var<T, D> rope(const Var<T, D>& x, const Tensor<T, D>& cos, const Tensor<T, D>& 
     });
 }
 
-/// The additive causal mask (1, 1, T, T): 0 where key <= query, a large negative number above the
-/// diagonal (finite, so a row that masks everything gives a uniform, not NaN, softmax).
+/// What masked scores get: finite, so a row that masks everything gives a uniform, not NaN, softmax.
+inline constexpr double masked_score = -1e30;
+
+/// The additive causal mask (1, 1, T, offset + T) for T queries at positions offset.. offset + T - 1
+/// over keys 0 .. offset + T - 1: 0 where key <= query, masked_score above the diagonal.
 template <FloatElement T, Device D = cpu>
-Tensor<T, D> causal_mask(index_t t) {
-    std::vector<T> m(static_cast<std::size_t>(t * t));
-    const T blocked = element_cast<T>(-1e30);
+Tensor<T, D> causal_mask(index_t t, index_t offset = 0) {
+    const index_t keys = offset + t;
+    std::vector<T> m(static_cast<std::size_t>(t * keys));
     for (index_t i = 0; i < t; ++i)
-        for (index_t j = 0; j < t; ++j) m[static_cast<std::size_t>(i * t + j)] = j <= i ? T(0) : blocked;
-    return Tensor<T, D>::from_vector(m, {1, 1, t, t});
+        for (index_t j = 0; j < keys; ++j)
+            m[static_cast<std::size_t>(i * keys + j)] = j <= offset + i ? T(0) : element_cast<T>(masked_score);
+    return Tensor<T, D>::from_vector(m, {1, 1, t, keys});
 }
+
+/// Keys and values of one layer from earlier steps of generation: (B, Hkv, capacity, hd), the
+/// first `length` positions filled.
+template <FloatElement T, Device D = cpu>
+struct KVCache {
+    Tensor<T, D> k, v;
+    index_t length = 0;
+    index_t capacity = 0;
+};
 
 struct AttentionConfig {
     index_t hidden = 0, heads = 0, kv_heads = 0;
@@ -94,9 +108,11 @@ struct CausalSelfAttention {
         }
     }
 
-    /// x (B, T, C) -> (B, T, C). `mask` is additive, broadcastable to (B, H, T, T); cos/sin are the
-    /// rotary tables for the T positions (unused without rotary embeddings).
-    Var<T, D> operator()(const Var<T, D>& x, const Tensor<T, D>& mask, const Tensor<T, D>& cos, const Tensor<T, D>& sin) const {
+    /// x (B, T, C) -> (B, T, C). `mask` is additive, broadcastable to (B, H, T, keys); cos/sin are the
+    /// rotary tables for the T positions (unused without rotary embeddings). With a cache, the new
+    /// keys and values are appended to it and attention runs over all cached positions (inference).
+    Var<T, D> operator()(const Var<T, D>& x, const Tensor<T, D>& mask, const Tensor<T, D>& cos, const Tensor<T, D>& sin,
+                         KVCache<T, D>* cache = nullptr) const {
         const index_t B = x.size(0), Tn = x.size(1), H = cfg.heads, Hkv = cfg.kv_heads, hd = cfg.head_dim();
         Var<T, D> qv, kv, vv;
         if (cfg.fused_qkv) {
@@ -113,9 +129,21 @@ struct CausalSelfAttention {
             qv = rope(qv, cos, sin);
             kv = rope(kv, cos, sin);
         }
+        if (cache) {
+            if (!cache->k.defined()) throw value_error("attention: KV cache not allocated");
+            if (cache->length + Tn > cache->capacity)
+                throw shape_error("attention: KV cache of capacity " + std::to_string(cache->capacity) + " cannot take " +
+                                  std::to_string(cache->length + Tn) + " positions");
+            cache->k.slice(2, cache->length, cache->length + Tn).assign(kv.value());
+            cache->v.slice(2, cache->length, cache->length + Tn).assign(vv.value());
+            cache->length += Tn;
+            kv = Var<T, D>(cache->k.slice(2, 0, cache->length));
+            vv = Var<T, D>(cache->v.slice(2, 0, cache->length));
+        }
         if (Hkv != H) {  // each key/value head serves H / Hkv query heads
             auto repeat = [&](const Var<T, D>& t) {
-                return ag::reshape(ag::expand(ag::unsqueeze(t, 2), {B, Hkv, H / Hkv, Tn, hd}), {B, H, Tn, hd});
+                const index_t keys = t.size(2);
+                return ag::reshape(ag::expand(ag::unsqueeze(t, 2), {B, Hkv, H / Hkv, keys, hd}), {B, H, keys, hd});
             };
             kv = repeat(kv);
             vv = repeat(vv);

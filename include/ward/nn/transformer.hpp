@@ -120,8 +120,9 @@ struct Block {
         Var<T, D> hidden;   // the block's output
         Var<T, D> mlp_out;  // the MLP's output before the residual add
     };
-    Output operator()(const Var<T, D>& x, const Tensor<T, D>& mask, const Tensor<T, D>& cos, const Tensor<T, D>& sin) const {
-        Var<T, D> h = x + attn(norm1(x), mask, cos, sin);
+    Output operator()(const Var<T, D>& x, const Tensor<T, D>& mask, const Tensor<T, D>& cos, const Tensor<T, D>& sin,
+                      KVCache<T, D>* cache = nullptr) const {
+        Var<T, D> h = x + attn(norm1(x), mask, cos, sin, cache);
         Var<T, D> m = mlp(norm2(h));
         return {h + m, m};
     }
@@ -149,6 +150,14 @@ struct ForwardOptions {
     int perturb_layer = -1;       // add `perturbation` to this layer's output (-1: none)
 };
 
+/// Batching and generation state for a forward pass, all optional.
+template <FloatElement T, Device D>
+struct ForwardContext {
+    Tensor<T, D> padding_mask;                // (B, keys): 1 for real tokens, 0 for padding, over all keys
+    Tensor<std::int64_t, D> position_ids;     // (B, T): per-row positions (left padding); default offset + t
+    std::vector<KVCache<T, D>>* cache = nullptr;  // one per layer; appended to (inference only)
+};
+
 template <FloatElement T, Device D = cpu>
 struct CausalLM {
     TransformerConfig config;
@@ -168,37 +177,57 @@ struct CausalLM {
     }
 
     /// ids (B, T) -> logits (B, T, V). `perturbation` (B, T, C) is added to layer
-    /// opt.perturb_layer's output when that is >= 0. `padding_mask` (B, T), 1 for real tokens and
-    /// 0 for padding, hides padded keys; with it, positions count real tokens only (left padding).
+    /// opt.perturb_layer's output when that is >= 0 (differentiably, for Vaccine-style defences).
     ForwardResult<T, D> forward(const Tensor<std::int64_t, D>& ids, const ForwardOptions& opt = {},
-                                const Var<T, D>& perturbation = {}, const Tensor<T, D>& padding_mask = {}) const {
+                                const Var<T, D>& perturbation = {}, const ForwardContext<T, D>& ctx = {}) const {
         if (ids.rank() != 2) throw shape_error("forward: ids must be (batch, time), got " + ids.shape().str());
         const index_t B = ids.size(0), Tn = ids.size(1);
-        if (config.family == Family::gpt2 && Tn > config.max_positions)
-            throw shape_error("forward: " + std::to_string(Tn) + " tokens exceed max_positions " +
-                              std::to_string(config.max_positions));
         if (opt.perturb_layer >= static_cast<int>(blocks.size()))
             throw index_error("forward: perturb_layer " + std::to_string(opt.perturb_layer) + " but the model has " +
                               std::to_string(blocks.size()) + " layers");
-        Tensor<T, D> mask = causal_mask<T, D>(Tn);
-        std::vector<index_t> pos(static_cast<std::size_t>(Tn));
-        for (index_t t = 0; t < Tn; ++t) pos[static_cast<std::size_t>(t)] = t;
-        if (padding_mask.defined()) {
-            if (!(padding_mask.shape() == ids.shape()))
-                throw shape_error("forward: padding mask " + padding_mask.shape().str() + " does not match ids " + ids.shape().str());
+        if (ctx.cache && ctx.cache->size() != blocks.size())
+            throw shape_error("forward: " + std::to_string(ctx.cache->size()) + " caches for " + std::to_string(blocks.size()) + " layers");
+        const index_t offset = ctx.cache ? (*ctx.cache)[0].length : 0;
+        const index_t keys = offset + Tn;
+
+        // Positions: given per row, or offset .. offset + T - 1 for every row.
+        std::vector<index_t> pos;
+        if (ctx.position_ids.defined()) {
+            if (!(ctx.position_ids.shape() == ids.shape()))
+                throw shape_error("forward: position_ids " + ctx.position_ids.shape().str() + " do not match ids " + ids.shape().str());
+            for (std::int64_t p : ctx.position_ids.to_vector()) pos.push_back(p);
+        } else {
+            for (index_t t = 0; t < Tn; ++t) pos.push_back(offset + t);
+        }
+        index_t last = 0;
+        for (index_t p : pos) last = std::max(last, p);
+        if (config.family == Family::gpt2 && last >= config.max_positions)
+            throw shape_error("forward: position " + std::to_string(last) + " is past max_positions " + std::to_string(config.max_positions));
+
+        Tensor<T, D> mask = causal_mask<T, D>(Tn, offset);
+        if (ctx.padding_mask.defined()) {
+            if (ctx.padding_mask.rank() != 2 || ctx.padding_mask.size(0) != B || ctx.padding_mask.size(1) != keys)
+                throw shape_error("forward: padding mask " + ctx.padding_mask.shape().str() + " must be (" + std::to_string(B) +
+                                  ", " + std::to_string(keys) + ")");
             using V = compute_t<T>;
-            mask = Tensor<T, D>(mask + (padding_mask.reshape({B, 1, 1, Tn}) - V(1)) * V(1e30));
+            mask = Tensor<T, D>(mask + (ctx.padding_mask.reshape({B, 1, 1, keys}) - V(1)) * V(-masked_score));
         }
         Var<T, D> x = tokens(ids);
-        if (config.family == Family::gpt2) {
-            auto p = Tensor<std::int64_t, D>::arange(Tn);
-            x = x + positions(p);  // (B, T, C) + (T, C)
-        }
         Tensor<T, D> cos, sin;
-        if (config.family == Family::llama) std::tie(cos, sin) = rope_tables<T, D>(pos, config.hidden / config.heads, config.rope_theta);
+        if (config.family == Family::gpt2) {
+            Shape ps = ctx.position_ids.defined() ? Shape{B, Tn} : Shape{Tn};
+            std::vector<std::int64_t> p64(pos.begin(), pos.end());
+            x = x + positions(Tensor<std::int64_t, D>::from_vector(p64, ps));  // (B, T, C) + (B or 1, T, C)
+        } else {
+            std::tie(cos, sin) = rope_tables<T, D>(pos, config.hidden / config.heads, config.rope_theta);
+            if (ctx.position_ids.defined()) {
+                cos = cos.reshape({B, 1, Tn, cos.size(-1)});
+                sin = sin.reshape({B, 1, Tn, sin.size(-1)});
+            }
+        }
         ForwardResult<T, D> r;
         for (std::size_t l = 0; l < blocks.size(); ++l) {
-            auto out = blocks[l](x, mask, cos, sin);
+            auto out = blocks[l](x, mask, cos, sin, ctx.cache ? &(*ctx.cache)[l] : nullptr);
             x = out.hidden;
             if (static_cast<int>(l) == opt.perturb_layer) x = x + perturbation;
             if (opt.collect_layers) {
@@ -209,6 +238,18 @@ struct CausalLM {
         r.final_hidden = final_norm(x);
         r.logits = lm_head(r.final_hidden);
         return r;
+    }
+
+    /// Empty KV caches (one per layer) for `batch` sequences of up to `capacity` positions.
+    std::vector<KVCache<T, D>> make_cache(index_t batch, index_t capacity) const {
+        const index_t hd = config.hidden / config.heads;
+        std::vector<KVCache<T, D>> caches(blocks.size());
+        for (auto& c : caches) {
+            c.k = Tensor<T, D>::zeros({batch, config.kv_heads, capacity, hd});
+            c.v = Tensor<T, D>::zeros({batch, config.kv_heads, capacity, hd});
+            c.capacity = capacity;
+        }
+        return caches;
     }
 
     /// The output projection: tied to the token embedding, or the model's own head.
