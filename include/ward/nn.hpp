@@ -6,5 +6,6 @@
 #include "ward/nn/generate.hpp"
 #include "ward/nn/hf.hpp"
 #include "ward/nn/layers.hpp"
+#include "ward/nn/lora.hpp"
 #include "ward/nn/module.hpp"
 #include "ward/nn/transformer.hpp"

@@ -3,6 +3,7 @@
 // Embedding, LayerNorm and RMSNorm. Each holds Vars named as in Hugging Face checkpoints.
 
 #include <cmath>
+#include <memory>
 #include <string>
 
 #include "ward/autograd/linalg.hpp"
@@ -14,12 +15,24 @@
 
 namespace ward::nn {
 
+/// A low-rank adapter on a linear layer (LoRA, Hu et al. 2021): y += scale * dropout(x) A^T B^T,
+/// scale = alpha / rank, A (rank, in) random, B (out, rank) zero, so a new adapter changes nothing.
+template <FloatElement T, Device D = cpu>
+struct LoRA {
+    Var<T, D> a, b;
+    double scale = 1.0;
+    double dropout = 0.0;
+    bool enabled = true;
+    std::shared_ptr<Generator> dropout_gen;  // seeded; shared by the copies of the layer
+};
+
 /// y = act(x W^T + b). `conv1d` stores W as (in, out), GPT-2's layout, and reads it transposed
 /// (a stride view, no copy), so the file's tensor is the parameter as it is.
 template <FloatElement T, Device D = cpu>
 struct Linear {
     Var<T, D> weight, bias;
     bool conv1d = false;
+    std::shared_ptr<LoRA<T, D>> lora;  // attached by attach_lora()
 
     Linear() = default;
     Linear(index_t in, index_t out, bool with_bias, Generator& gen, bool conv1d_layout = false, double init_std = 0.02)
@@ -33,12 +46,51 @@ struct Linear {
     index_t out_features() const { return weight.size(conv1d ? 1 : 0); }
 
     Var<T, D> operator()(const Var<T, D>& x, Activation act = Activation::none) const {
-        return ag::linear(x, conv1d ? ag::transpose(weight) : weight, bias, act);
+        Var<T, D> w = conv1d ? ag::transpose(weight) : weight;
+        if (!lora || !lora->enabled) return ag::linear(x, w, bias, act);
+        Var<T, D> in = lora->dropout > 0 ? ag::dropout(x, lora->dropout, *lora->dropout_gen, ag::grad_enabled()) : x;
+        Var<T, D> z = ag::linear(x, w, bias) + ag::linear(ag::linear(in, lora->a), lora->b) * lora->scale;
+        if (act == Activation::gelu_tanh) return ag::gelu_tanh(z);
+        if (act == Activation::relu) return ag::relu(z);
+        return z;
     }
+
+    /// Adds a rank-r adapter; the base weight and bias stop requiring grad, so only A and B train.
+    void attach_lora(index_t rank, double alpha, double dropout, std::uint64_t seed) {
+        if (rank <= 0) throw value_error("LoRA rank must be positive, got " + std::to_string(rank));
+        using V = compute_t<T>;
+        Generator gen(seed);
+        auto l = std::make_shared<LoRA<T, D>>();
+        const double bound = 1.0 / std::sqrt(double(in_features()));  // PEFT's kaiming-uniform(a = sqrt 5) bound
+        l->a = Var<T, D>(Tensor<T, D>(uniform<V, D>(gen, {rank, in_features()}, V(-bound), V(bound))), true);
+        l->b = Var<T, D>(Tensor<T, D>::zeros({out_features(), rank}), true);
+        l->scale = alpha / double(rank);
+        l->dropout = dropout;
+        l->dropout_gen = std::make_shared<Generator>(seed, 1);
+        lora = l;
+        weight = Var<T, D>(weight.value(), false);
+        if (bias.defined()) bias = Var<T, D>(bias.value(), false);
+    }
+    /// Folds the adapter into the weight (W += scale B A) and removes it.
+    void merge_lora() {
+        if (!lora) return;
+        ag::NoGrad ng;
+        Tensor<T, D> delta = Tensor<T, D>(matmul(lora->b.value(), lora->a.value()) * compute_t<T>(lora->scale));
+        Tensor<T, D> w = weight.value().clone();
+        if (conv1d) w.assign(w + delta.transpose());
+        else w.assign(w + delta);
+        weight = Var<T, D>(w, false);
+        lora.reset();
+    }
+
     template <class F>
     void visit(F&& f, const std::string& prefix) {
         f(join(prefix, "weight"), weight);
         if (bias.defined()) f(join(prefix, "bias"), bias);
+        if (lora) {
+            f(join(prefix, "lora_A.weight"), lora->a);
+            f(join(prefix, "lora_B.weight"), lora->b);
+        }
     }
 };
 

@@ -257,6 +257,34 @@ struct CausalLM {
         return config.tie_embeddings ? ag::linear(h, tokens.weight) : head(h);
     }
 
+    /// f(name, Linear&) for every linear layer of the blocks (and an untied head), e.g. to attach
+    /// LoRA adapters to the ones whose names end in "q_proj" or "c_attn".
+    template <class F>
+    void for_each_linear(F&& f) {
+        const bool gpt2 = config.family == Family::gpt2;
+        const std::string base = gpt2 ? "transformer.h." : "model.layers.";
+        for (std::size_t l = 0; l < blocks.size(); ++l) {
+            const std::string at = base + std::to_string(l) + (gpt2 ? ".attn." : ".self_attn.");
+            const std::string mlp = base + std::to_string(l) + ".mlp.";
+            auto& b = blocks[l];
+            if (gpt2) {
+                f(at + "c_attn", b.attn.qkv);
+                f(at + "c_proj", b.attn.out);
+                f(mlp + "c_fc", b.mlp.fc);
+                f(mlp + "c_proj", b.mlp.proj);
+            } else {
+                f(at + "q_proj", b.attn.q);
+                f(at + "k_proj", b.attn.k);
+                f(at + "v_proj", b.attn.v);
+                f(at + "o_proj", b.attn.out);
+                f(mlp + "gate_proj", b.mlp.gate);
+                f(mlp + "up_proj", b.mlp.up);
+                f(mlp + "down_proj", b.mlp.down);
+            }
+        }
+        if (!config.tie_embeddings) f("lm_head", head);
+    }
+
     /// Visits parameters with Hugging Face's names for the family.
     template <class F>
     void visit(F&& f, const std::string& prefix) {
