@@ -10,3 +10,4 @@
 #include "ward/autograd/reduce.hpp"
 #include "ward/autograd/shape_ops.hpp"
 #include "ward/autograd/var.hpp"
+#include "ward/tensor.hpp"  // the CPU backend that evaluates the ops

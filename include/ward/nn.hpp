@@ -9,3 +9,4 @@
 #include "ward/nn/lora.hpp"
 #include "ward/nn/module.hpp"
 #include "ward/nn/transformer.hpp"
+#include "ward/tensor.hpp"  // the CPU backend that evaluates the ops

@@ -1,0 +1,210 @@
+#pragma once
+// Causal-LM fine-tuning: tokenised examples (ids plus which positions carry loss), padded batches in
+// a seeded order, next-token cross-entropy (on response tokens only when asked), gradient
+// accumulation, clipping, AdamW with warmup, evaluation loss, progress, periodic atomic checkpoints
+// with bit-identical resume, and a hard stop when the loss is NaN or infinite.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ward/autograd/loss.hpp"
+#include "ward/autograd/shape_ops.hpp"
+#include "ward/nn/module.hpp"
+#include "ward/nn/transformer.hpp"
+#include "ward/optim/adam.hpp"
+#include "ward/optim/clip.hpp"
+#include "ward/optim/schedule.hpp"
+#include "ward/train/checkpoint.hpp"
+#include "ward/tensor.hpp"  // train_lm runs on the CPU
+#include "ward/train/progress.hpp"
+
+namespace ward::train {
+
+/// One training sequence: token ids and, per position, whether predicting that token counts.
+struct Example {
+    std::vector<std::int64_t> ids;
+    std::vector<std::uint8_t> loss_mask;  // loss_mask[t] = 1: the loss includes predicting ids[t]
+};
+
+/// prompt + response as one sequence; with response_only the prompt's tokens carry no loss.
+template <class Encode>
+Example make_example(const Encode& encode, const std::string& prompt, const std::string& response, bool response_only,
+                     std::optional<std::int64_t> eos = std::nullopt) {
+    Example e;
+    for (auto id : encode(prompt)) e.ids.push_back(id);
+    std::size_t prompt_len = e.ids.size();
+    for (auto id : encode(response)) e.ids.push_back(id);
+    if (eos) e.ids.push_back(*eos);
+    e.loss_mask.assign(e.ids.size(), 1);
+    if (response_only)
+        for (std::size_t t = 0; t < prompt_len; ++t) e.loss_mask[t] = 0;
+    return e;
+}
+
+/// A padded batch: inputs (B, T - 1) and next-token targets (B, T - 1), ag::ignore_index where no
+/// loss is taken (padding, prompts).
+struct LmBatch {
+    Tensor<std::int64_t> inputs, targets;
+    index_t tokens = 0;  // positions that carry loss
+};
+
+inline LmBatch make_batch(const std::vector<Example>& data, const std::vector<std::size_t>& rows, std::int64_t pad_id,
+                          index_t max_len) {
+    index_t T = 0;
+    for (auto r : rows) T = std::max<index_t>(T, std::min<index_t>(max_len, static_cast<index_t>(data[r].ids.size())));
+    if (T < 2) throw value_error("make_batch: sequences need at least 2 tokens");
+    const index_t B = static_cast<index_t>(rows.size());
+    std::vector<std::int64_t> in(static_cast<std::size_t>(B * (T - 1)), pad_id), tg(in.size(), ag::ignore_index);
+    LmBatch batch;
+    for (index_t b = 0; b < B; ++b) {
+        const Example& e = data[rows[static_cast<std::size_t>(b)]];
+        const index_t n = std::min<index_t>(T, static_cast<index_t>(e.ids.size()));
+        for (index_t t = 0; t + 1 < n; ++t) {
+            in[static_cast<std::size_t>(b * (T - 1) + t)] = e.ids[static_cast<std::size_t>(t)];
+            if (e.loss_mask[static_cast<std::size_t>(t + 1)]) {
+                tg[static_cast<std::size_t>(b * (T - 1) + t)] = e.ids[static_cast<std::size_t>(t + 1)];
+                ++batch.tokens;
+            }
+        }
+    }
+    batch.inputs = Tensor<std::int64_t>::from_vector(in, {B, T - 1});
+    batch.targets = Tensor<std::int64_t>::from_vector(tg, {B, T - 1});
+    return batch;
+}
+
+struct TrainOptions {
+    double lr = 5e-4;
+    double weight_decay = 0.0;
+    index_t epochs = 1;
+    index_t batch_size = 4;
+    index_t grad_accumulation = 1;  // optimiser steps every this many batches
+    index_t max_len = 1024;
+    index_t warmup_steps = 0;
+    double clip_norm = 1.0;         // 0: no clipping
+    index_t max_steps = -1;         // stop after this many optimiser steps (-1: all epochs)
+    index_t eval_every = 0;         // evaluate every this many steps (0: at the end only)
+    index_t checkpoint_every = 0;   // checkpoint every this many steps (0: never)
+    std::filesystem::path checkpoint;  // where; resumed from when it exists and resume is set
+    bool resume = true;
+    std::int64_t pad_id = 0;
+    std::uint64_t seed = 0;
+    bool quiet = false;
+};
+
+struct TrainResult {
+    std::vector<double> step_losses;  // mean loss of each optimiser step
+    std::vector<double> eval_losses;  // each evaluation, in order
+    index_t steps = 0;                // optimiser steps taken in total (counting resumed ones)
+    index_t resumed_from = 0;         // the step a checkpoint gave, 0 if none
+    double tokens_per_second = 0;
+};
+
+/// Mean next-token loss over `data` (no gradients).
+template <FloatElement T, Device D>
+double evaluate_lm(const nn::CausalLM<T, D>& model, const std::vector<Example>& data, index_t batch_size, std::int64_t pad_id,
+                   index_t max_len = 1024) {
+    ag::NoGrad ng;
+    double total = 0;
+    index_t count = 0;
+    for (std::size_t start = 0; start < data.size(); start += static_cast<std::size_t>(batch_size)) {
+        std::vector<std::size_t> rows;
+        for (std::size_t r = start; r < std::min(data.size(), start + static_cast<std::size_t>(batch_size)); ++r) rows.push_back(r);
+        LmBatch b = make_batch(data, rows, pad_id, max_len);
+        if (b.tokens == 0) continue;
+        auto logits = model.forward(b.inputs).logits;
+        total += double(ag::cross_entropy(logits, b.targets).value().item()) * double(b.tokens);
+        count += b.tokens;
+    }
+    return count ? total / double(count) : 0.0;
+}
+
+/// Fine-tunes `model` on `train_data`; evaluates on `eval_data` (may be empty).
+template <FloatElement T>
+TrainResult train_lm(nn::CausalLM<T, cpu>& model, const std::vector<Example>& train_data, const std::vector<Example>& eval_data,
+                     const TrainOptions& opt) {
+    if (train_data.empty()) throw value_error("train_lm: no training examples");
+    if (opt.batch_size <= 0 || opt.grad_accumulation <= 0) throw value_error("train_lm: batch size and accumulation must be positive");
+    auto params = nn::parameters<T, cpu>(model);
+    if (params.empty()) throw value_error("train_lm: the model has no trainable parameters");
+    optim::AdamWOptions ao;
+    ao.lr = opt.lr;
+    ao.weight_decay = opt.weight_decay;
+    optim::AdamW<T> adam(params, ao);
+
+    const index_t batches_per_epoch = (static_cast<index_t>(train_data.size()) + opt.batch_size - 1) / opt.batch_size;
+    const index_t steps_per_epoch = (batches_per_epoch + opt.grad_accumulation - 1) / opt.grad_accumulation;
+    index_t total_steps = steps_per_epoch * opt.epochs;
+    if (opt.max_steps >= 0) total_steps = std::min(total_steps, opt.max_steps);
+
+    TrainResult res;
+    if (!opt.checkpoint.empty() && opt.resume && std::filesystem::exists(opt.checkpoint)) {
+        res.resumed_from = load_checkpoint(opt.checkpoint, params, adam).step;
+    }
+    optim::LinearWarmup warmup{opt.warmup_steps};
+    Progress progress(total_steps, 10, opt.quiet);
+    if (res.resumed_from) progress.note("resumed from step " + std::to_string(res.resumed_from) + " (" + opt.checkpoint.string() + ")");
+    auto t0 = std::chrono::steady_clock::now();
+    double tokens = 0;
+    index_t step = 0;
+    for (index_t epoch = 0; epoch < opt.epochs && step < total_steps; ++epoch) {
+        // The epoch's order depends on (seed, epoch) only, so a resumed run sees the same batches.
+        std::vector<std::size_t> order(train_data.size());
+        std::iota(order.begin(), order.end(), 0);
+        Generator shuffle(opt.seed, static_cast<std::uint64_t>(epoch));
+        for (std::size_t i = order.size(); i > 1; --i)
+            std::swap(order[i - 1], order[static_cast<std::size_t>(shuffle.uniform() * double(i)) % i]);
+        for (index_t s = 0; s < steps_per_epoch && step < total_steps; ++s, ++step) {
+            if (step < res.resumed_from) continue;  // already done before the checkpoint
+            double step_loss = 0;
+            index_t step_tokens = 0;
+            std::vector<LmBatch> micro;
+            for (index_t a = 0; a < opt.grad_accumulation; ++a) {
+                index_t b = s * opt.grad_accumulation + a;
+                if (b >= batches_per_epoch) break;
+                std::vector<std::size_t> rows;
+                for (index_t r = b * opt.batch_size; r < std::min<index_t>((b + 1) * opt.batch_size, static_cast<index_t>(order.size())); ++r)
+                    rows.push_back(order[static_cast<std::size_t>(r)]);
+                micro.push_back(make_batch(train_data, rows, opt.pad_id, opt.max_len));
+                step_tokens += micro.back().tokens;
+            }
+            if (step_tokens == 0) continue;
+            for (const LmBatch& b : micro) {
+                if (b.tokens == 0) continue;
+                ag::Var<T> loss = ag::cross_entropy(model.forward(b.inputs).logits, b.targets);
+                double l = loss.value().item();
+                if (!std::isfinite(l))
+                    throw value_error("training stopped: the loss is " + std::to_string(l) + " at step " + std::to_string(step + 1) +
+                                      " (epoch " + std::to_string(epoch + 1) + ")" +
+                                      (opt.checkpoint.empty() ? std::string() : "; last checkpoint: " + opt.checkpoint.string()));
+                // Weight each micro-batch by its share of the step's tokens: the step's gradient is
+                // that of the mean over all its tokens.
+                (loss * (double(b.tokens) / double(step_tokens))).backward();
+                step_loss += l * double(b.tokens) / double(step_tokens);
+                tokens += double(b.inputs.numel());
+            }
+            if (opt.clip_norm > 0) optim::clip_grad_norm(params, opt.clip_norm);
+            adam.set_lr_multiplier(warmup(step));
+            adam.step();
+            adam.zero_grad();
+            res.step_losses.push_back(step_loss);
+            progress.update(step + 1, step_loss, tokens);
+            if (opt.eval_every > 0 && (step + 1) % opt.eval_every == 0 && !eval_data.empty())
+                res.eval_losses.push_back(evaluate_lm(model, eval_data, opt.batch_size, opt.pad_id, opt.max_len));
+            if (opt.checkpoint_every > 0 && (step + 1) % opt.checkpoint_every == 0 && !opt.checkpoint.empty())
+                save_checkpoint(opt.checkpoint, params, adam, {.step = step + 1, .generator = nullptr, .metadata = {}});
+        }
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    res.tokens_per_second = secs > 0 ? tokens / secs : 0;
+    res.steps = step;
+    if (!eval_data.empty()) res.eval_losses.push_back(evaluate_lm(model, eval_data, opt.batch_size, opt.pad_id, opt.max_len));
+    return res;
+}
+
+}  // namespace ward::train
