@@ -3,6 +3,9 @@ find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_package(dnnl CONFIG REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(nlohmann_json 3 REQUIRED)
+# PCRE2 (Unicode regex for the tokenizer's pre-splitting) ships a pkg-config file, not a CMake one.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 # CLI11 (examples) and Google Benchmark (benchmarks) are found where they are used.
 if(WARD_ENABLE_CUDA OR CMAKE_CUDA_COMPILER)
   find_package(CUDAToolkit)

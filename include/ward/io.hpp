@@ -1,7 +1,10 @@
 #pragma once
-// File I/O: atomic writes and safetensors (with the CPU tensor layer they read into).
+// File I/O: atomic writes, safetensors (with the CPU tensor layer they read into), JSONL datasets and
+// the byte-level BPE tokenizer.
 
 #include "ward/io/atomic_file.hpp"
+#include "ward/io/jsonl.hpp"
 #include "ward/io/safetensors.hpp"
 #include "ward/io/safetensors_header.hpp"
+#include "ward/io/tokenizer.hpp"
 #include "ward/tensor.hpp"
