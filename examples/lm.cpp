@@ -1,0 +1,85 @@
+// lm: a Hugging Face model directory (config.json, model.safetensors, tokenizer.json) on the CPU.
+//
+//   lm --model DIR --prompt TEXT [--max-new N] [--temperature T --top-k K --top-p P --seed S]
+//        prints the continuation (greedy unless a temperature is given)
+//   lm --model DIR --score FILE
+//        prints the mean negative log-likelihood per token of the file's text (and perplexity)
+#include <CLI/CLI.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <ward/autograd.hpp>
+#include <ward/io.hpp>
+#include <ward/nn.hpp>
+
+using namespace ward;
+
+int main(int argc, char** argv) {
+    CLI::App app{"Generate with, or score text under, a Hugging Face causal LM"};
+    std::string model_dir, prompt, score_file;
+    nn::GenerateOptions gen;
+    gen.max_new_tokens = 32;
+    app.add_option("--model", model_dir, "model directory")->required()->check(CLI::ExistingDirectory);
+    auto* p = app.add_option("--prompt", prompt, "text to continue");
+    auto* s = app.add_option("--score", score_file, "text file to score")->check(CLI::ExistingFile);
+    p->excludes(s);
+    app.add_option("--max-new", gen.max_new_tokens, "tokens to generate")->check(CLI::PositiveNumber);
+    app.add_option("--temperature", gen.temperature, "sampling temperature (0: greedy)")->check(CLI::NonNegativeNumber);
+    app.add_option("--top-k", gen.top_k, "keep the k most likely tokens (0: all)");
+    app.add_option("--top-p", gen.top_p, "nucleus sampling mass")->check(CLI::Range(0.0, 1.0));
+    app.add_option("--seed", gen.seed, "sampling seed");
+    CLI11_PARSE(app, argc, argv);
+    if (prompt.empty() && score_file.empty()) {
+        std::fprintf(stderr, "lm: give --prompt or --score\n");
+        return 2;
+    }
+    try {
+        auto tok = io::Tokenizer::from_dir(model_dir);
+        auto model = nn::load_causal_lm<float>(model_dir);
+        if (tok.vocab_size() > static_cast<std::size_t>(model.config.vocab_size))
+            throw value_error("lm: the tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model only " +
+                              std::to_string(model.config.vocab_size));
+        auto encode = [&](const std::string& text) {
+            std::vector<std::int64_t> ids;
+            if (auto bos = tok.bos_id(); bos && model.config.family == nn::Family::llama) ids.push_back(*bos);
+            for (auto id : tok.encode(text)) ids.push_back(id);
+            return ids;
+        };
+        if (!prompt.empty()) {
+            if (auto eos = tok.eos_id()) gen.stop_tokens = {*eos};
+            auto out = nn::generate(model, {encode(prompt)}, gen);
+            std::vector<std::int32_t> ids(out[0].begin(), out[0].end());
+            std::printf("%s%s\n", prompt.c_str(), io::sanitize_utf8(tok.decode(ids, /*skip_special=*/true)).c_str());
+            return 0;
+        }
+        std::ifstream in(score_file, std::ios::binary);
+        std::stringstream text;
+        text << in.rdbuf();
+        std::vector<std::int64_t> ids = encode(text.str());
+        if (ids.size() < 2) throw value_error("lm: " + score_file + " has fewer than 2 tokens");
+        // Windows of the model's context, each scoring its tokens after the first.
+        const std::size_t window = static_cast<std::size_t>(std::min<index_t>(model.config.max_positions, 1024));
+        ag::NoGrad ng;
+        double nll = 0;
+        std::size_t counted = 0;
+        for (std::size_t start = 0; start + 1 < ids.size(); start += window - 1) {
+            std::size_t end = std::min(ids.size(), start + window);
+            std::vector<std::int64_t> chunk(ids.begin() + static_cast<std::ptrdiff_t>(start), ids.begin() + static_cast<std::ptrdiff_t>(end));
+            const index_t n = static_cast<index_t>(chunk.size());
+            auto input = Tensor<std::int64_t>::from_vector(std::vector<std::int64_t>(chunk.begin(), chunk.end() - 1), {1, n - 1});
+            auto target = Tensor<std::int64_t>::from_vector(std::vector<std::int64_t>(chunk.begin() + 1, chunk.end()), {1, n - 1});
+            nll += double(ag::cross_entropy(model.forward(input).logits, target).value().item()) * double(n - 1);
+            counted += static_cast<std::size_t>(n - 1);
+            if (end == ids.size()) break;
+        }
+        std::printf("tokens %zu  mean NLL %.4f nats/token  perplexity %.3f\n", counted, nll / double(counted),
+                    std::exp(nll / double(counted)));
+        return 0;
+    } catch (const ward::error& e) {
+        std::fprintf(stderr, "lm: %s\n", e.what());
+        return 1;
+    }
+}
