@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/strided_buffer.hpp"
 #include "ward/backend/cpu/concat.hpp"
 
 using namespace ward;
@@ -15,31 +16,13 @@ namespace cpu = ward::backend::cpu;
 
 namespace {
 
-template <class T>
-struct Strided {
-    std::vector<T> buf;
-    StridedView<T> view;
-    StridedView<const T> cview() const { return {view.data, view.shape, view.strides}; }
-};
+using test::Strided;
 
 template <class T>
 Strided<T> make(Shape shape, bool transposed, index_t pad, std::uint32_t seed) {
-    const int r = shape.rank;
-    std::vector<int> order;
-    for (int i = 0; i < r; ++i) order.push_back(transposed ? r - 1 - i : i);
-    Strides st = Strides::of_rank(r);
-    index_t acc = 1;
-    for (int k = r - 1; k >= 0; --k) {
-        st[order[static_cast<std::size_t>(k)]] = acc;
-        acc *= shape[order[static_cast<std::size_t>(k)]] + pad;
-    }
-    Strided<T> s;
-    s.buf.resize(static_cast<std::size_t>(acc));
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-1.f, 1.f);
-    for (auto& x : s.buf) x = T(u(rng));
-    s.view = StridedView<T>{s.buf.data(), shape, st};
-    return s;
+    test::Layout layout{{}, pad, {}};
+    for (int i = 0; i < shape.rank; ++i) layout.order.push_back(transposed ? shape.rank - 1 - i : i);
+    return test::make_strided<T>(shape, layout, seed, -1.f, 1.f);
 }
 
 template <class T>

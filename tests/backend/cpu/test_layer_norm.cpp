@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/strided_buffer.hpp"
 #include "ward/backend/cpu/layer_norm.hpp"
 
 using namespace ward;
@@ -16,31 +17,11 @@ namespace cpu = ward::backend::cpu;
 
 namespace {
 
-template <class T>
-struct Strided {
-    std::vector<T> buf;
-    StridedView<T> view;
-    StridedView<const T> cview() const { return {view.data, view.shape, view.strides}; }
-};
+using test::Strided;
 
 template <class T>
 Strided<T> make(Shape shape, std::vector<int> order = {}, index_t pad = 0, std::uint32_t seed = 1) {
-    const int r = shape.rank;
-    if (order.empty())
-        for (int i = 0; i < r; ++i) order.push_back(i);
-    Strides st = Strides::of_rank(r);
-    index_t acc = 1;
-    for (int k = r - 1; k >= 0; --k) {
-        st[order[static_cast<std::size_t>(k)]] = acc;
-        acc *= shape[order[static_cast<std::size_t>(k)]] + pad;
-    }
-    Strided<T> s;
-    s.buf.resize(static_cast<std::size_t>(acc));
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-2.f, 3.f);  // off-centre: the mean matters
-    for (auto& x : s.buf) x = T(u(rng));
-    s.view = StridedView<T>{s.buf.data(), shape, st};
-    return s;
+    return test::make_strided<T>(shape, {order, pad, {}}, seed, -2.f, 3.f);  // off-centre: the mean matters
 }
 
 template <class T>

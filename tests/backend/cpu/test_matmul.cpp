@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "backend/cpu/strided_buffer.hpp"
 #include "ward/backend/cpu/matmul.hpp"
 
 using namespace ward;
@@ -19,40 +20,12 @@ using cpu::Epilogue;
 
 namespace {
 
-// A buffer plus a strided view of it. `order` lists the dims from outermost to innermost in memory
-// (so {1, 0} on a matrix is a transposed layout), `pad` adds unused elements to every level, and
-// dims in `flip` run backwards (negative strides).
-template <class T>
-struct Strided {
-    std::vector<T> buf;
-    StridedView<T> view;
-    StridedView<const T> cview() const { return {view.data, view.shape, view.strides}; }
-};
+using test::Strided;
 
 template <class T>
 Strided<T> make(Shape shape, std::vector<int> order = {}, index_t pad = 0, std::vector<int> flip = {},
                 std::uint32_t seed = 1) {
-    const int r = shape.rank;
-    if (order.empty())
-        for (int i = 0; i < r; ++i) order.push_back(i);
-    Strides st = Strides::of_rank(r);
-    index_t acc = 1;
-    for (int k = r - 1; k >= 0; --k) {
-        st[order[static_cast<std::size_t>(k)]] = acc;
-        acc *= shape[order[static_cast<std::size_t>(k)]] + pad;
-    }
-    Strided<T> s;
-    s.buf.resize(static_cast<std::size_t>(acc));
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-1.f, 1.f);
-    for (auto& x : s.buf) x = T(u(rng));
-    index_t base = 0;
-    for (int d : flip) {
-        base += (shape[d] - 1) * st[d];
-        st[d] = -st[d];
-    }
-    s.view = StridedView<T>{s.buf.data() + base, shape, st};
-    return s;
+    return test::make_strided<T>(shape, {order, pad, flip}, seed, -1.f, 1.f);
 }
 
 template <class T>

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/strided_buffer.hpp"
 #include "ward/backend/cpu/softmax.hpp"
 
 using namespace ward;
@@ -17,32 +18,11 @@ namespace cpu = ward::backend::cpu;
 
 namespace {
 
-template <class T>
-struct Strided {
-    std::vector<T> buf;
-    StridedView<T> view;
-    StridedView<const T> cview() const { return {view.data, view.shape, view.strides}; }
-};
+using test::Strided;
 
-// `order`: dims outermost to innermost in memory; `pad`: unused elements at every level.
 template <class T>
 Strided<T> make(Shape shape, std::vector<int> order = {}, index_t pad = 0, std::uint32_t seed = 1, float scale = 4.f) {
-    const int r = shape.rank;
-    if (order.empty())
-        for (int i = 0; i < r; ++i) order.push_back(i);
-    Strides st = Strides::of_rank(r);
-    index_t acc = 1;
-    for (int k = r - 1; k >= 0; --k) {
-        st[order[static_cast<std::size_t>(k)]] = acc;
-        acc *= shape[order[static_cast<std::size_t>(k)]] + pad;
-    }
-    Strided<T> s;
-    s.buf.resize(static_cast<std::size_t>(acc));
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-scale, scale);
-    for (auto& x : s.buf) x = T(u(rng));
-    s.view = StridedView<T>{s.buf.data(), shape, st};
-    return s;
+    return test::make_strided<T>(shape, {order, pad, {}}, seed, -scale, scale);
 }
 
 template <class T>
