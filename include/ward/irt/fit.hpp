@@ -125,23 +125,38 @@ public:
     }
 
 private:
-    /// Objective and gradient in one pass.
-    double evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd& g) const {
+    /// One weighted observation at theta: its parameter indices, slope a, gap x = C - D and terms.
+    struct ObsAt {
+        index_t i, jc, jd, ja;
+        double a, x;
+        ObsTerm t;
+        const Observation* obs;
+    };
+    /// f(ObsAt) for every observation with non-zero weight: the loop the objective, the model
+    /// curvature and the normal equations share.
+    template <class F>
+    void for_each_observation(const Eigen::VectorXd& theta, F&& f) const {
         const auto& obs = p_.data->obs;
-        g.setZero();
-        double f = 0.0;
         for (index_t i = 0; i < static_cast<index_t>(obs.size()); ++i) {
             const double w = weight_of(weights_, i);
             if (w == 0.0) continue;
-            const auto& o = obs[static_cast<std::size_t>(i)];
+            const Observation& o = obs[static_cast<std::size_t>(i)];
             const index_t jc = p_.c(o.model), jd = p_.d(o.benchmark), ja = p_.a(o.benchmark);
             const double a = theta[ja], x = theta[jc] - theta[jd];
-            const ObsTerm t = observation_term(p_, o, a * x, w);
-            f += t.loss;
-            g[jc] += t.u * a;
-            g[jd] -= t.u * a;
-            g[ja] += t.u * x;
+            f(ObsAt{i, jc, jd, ja, a, x, observation_term(p_, o, a * x, w), &o});
         }
+    }
+
+    /// Objective and gradient in one pass.
+    double evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd& g) const {
+        g.setZero();
+        double f = 0.0;
+        for_each_observation(theta, [&](const ObsAt& o) {
+            f += o.t.loss;
+            g[o.jc] += o.t.u * o.a;
+            g[o.jd] -= o.t.u * o.a;
+            g[o.ja] += o.t.u * o.x;
+        });
         for (index_t j = 0; j < p_.size(); ++j) {
             if (p_.fixed[static_cast<std::size_t>(j)]) { g[j] = 0.0; continue; }
             f += p_.penalty * theta[j] * theta[j];
@@ -162,19 +177,12 @@ private:
 
     /// delta^T H delta for the unmasked Gauss-Newton H (the model the step is judged by).
     double quadratic(const Eigen::VectorXd& theta, const Eigen::VectorXd& delta) const {
-        const auto& obs = p_.data->obs;
         double q = 0.0;
-        for (index_t i = 0; i < static_cast<index_t>(obs.size()); ++i) {
-            const double w = weight_of(weights_, i);
-            if (w == 0.0) continue;
-            const auto& o = obs[static_cast<std::size_t>(i)];
-            const index_t jc = p_.c(o.model), jd = p_.d(o.benchmark), ja = p_.a(o.benchmark);
-            const double a = theta[ja], x = theta[jc] - theta[jd];
-            const ObsTerm t = observation_term(p_, o, a * x, w);
-            const double jd_dot = a * delta[jc] - a * delta[jd] + x * delta[ja];
-            q += (exact_ ? t.h2 : t.h) * jd_dot * jd_dot;
-            if (exact_) q += 2.0 * t.u * (delta[jc] - delta[jd]) * delta[ja];  // d^2 eta/dC da = 1, dD da = -1
-        }
+        for_each_observation(theta, [&](const ObsAt& o) {
+            const double jd_dot = o.a * delta[o.jc] - o.a * delta[o.jd] + o.x * delta[o.ja];
+            q += (exact_ ? o.t.h2 : o.t.h) * jd_dot * jd_dot;
+            if (exact_) q += 2.0 * o.t.u * (delta[o.jc] - delta[o.jd]) * delta[o.ja];  // d^2 eta/dC da = 1, dD da = -1
+        });
         for (index_t j = 0; j < p_.size(); ++j)
             if (!p_.fixed[static_cast<std::size_t>(j)]) q += 2.0 * p_.penalty * delta[j] * delta[j];
         return q;
@@ -199,13 +207,11 @@ private:
         va_.assign(obs.size(), 0.0);
         S0_.setZero(2 * B, 2 * B);
         Sdamp_.setZero(2 * B);
-        for (index_t i = 0; i < static_cast<index_t>(obs.size()); ++i) {
-            const double w = weight_of(weights_, i);
-            if (w == 0.0) continue;
-            const auto& o = obs[static_cast<std::size_t>(i)];
-            const index_t jc = p_.c(o.model), jd = p_.d(o.benchmark), ja = p_.a(o.benchmark);
-            const double a = theta[ja], x = theta[jc] - theta[jd];
-            const ObsTerm t = observation_term(p_, o, a * x, w);
+        for_each_observation(theta, [&](const ObsAt& ob) {
+            const index_t i = ob.i, jc = ob.jc, jd = ob.jd, ja = ob.ja;
+            const double a = ob.a, x = ob.x;
+            const ObsTerm& t = ob.t;
+            const Observation& o = *ob.obs;
             const double h = exact_ ? t.h2 : t.h;
             // masked derivative d eta / d (C, D, alpha)
             const double mc = mask_[static_cast<std::size_t>(jc)], md = mask_[static_cast<std::size_t>(jd)],
@@ -222,7 +228,7 @@ private:
             S0_(B + b, B + b) += h * ea * ea;
             Sdamp_[b] += t.h * ed * ed;
             Sdamp_[B + b] += t.h * ea * ea;
-        }
+        });
         for (index_t b = 0; b < B; ++b) S0_(B + b, b) = S0_(b, B + b);
         auto diag = [&](index_t j) -> double { return mask_[static_cast<std::size_t>(j)] ? 2.0 * p_.penalty : 0.0; };
         for (index_t m = 0; m < M; ++m) {
