@@ -156,6 +156,7 @@ struct ForwardContext {
     Tensor<T, D> padding_mask;                // (B, keys): 1 for real tokens, 0 for padding, over all keys
     Tensor<std::int64_t, D> position_ids;     // (B, T): per-row positions (left padding); default offset + t
     std::vector<KVCache<T, D>>* cache = nullptr;  // one per layer; appended to (inference only)
+    std::vector<Var<T, D>> perturbations;     // per layer, added to its output (undefined or absent: none)
 };
 
 template <FloatElement T, Device D = cpu>
@@ -184,6 +185,9 @@ struct CausalLM {
         const index_t B = ids.size(0), Tn = ids.size(1);
         if (opt.perturb_layer >= static_cast<int>(blocks.size()))
             throw index_error("forward: perturb_layer " + std::to_string(opt.perturb_layer) + " but the model has " +
+                              std::to_string(blocks.size()) + " layers");
+        if (ctx.perturbations.size() > blocks.size())
+            throw shape_error("forward: " + std::to_string(ctx.perturbations.size()) + " perturbations for " +
                               std::to_string(blocks.size()) + " layers");
         if (ctx.cache && ctx.cache->size() != blocks.size())
             throw shape_error("forward: " + std::to_string(ctx.cache->size()) + " caches for " + std::to_string(blocks.size()) + " layers");
@@ -230,6 +234,7 @@ struct CausalLM {
             auto out = blocks[l](x, mask, cos, sin, ctx.cache ? &(*ctx.cache)[l] : nullptr);
             x = out.hidden;
             if (static_cast<int>(l) == opt.perturb_layer) x = x + perturbation;
+            if (l < ctx.perturbations.size() && ctx.perturbations[l].defined()) x = x + ctx.perturbations[l];
             if (opt.collect_layers) {
                 r.hidden.push_back(x);
                 r.mlp_out.push_back(out.mlp_out);
