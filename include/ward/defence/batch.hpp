@@ -10,6 +10,7 @@
 
 #include "ward/autograd/loss.hpp"
 #include "ward/tensor/tensor.hpp"
+#include "ward/train/lm_trainer.hpp"
 
 namespace ward::defence {
 
@@ -31,6 +32,22 @@ Pair make_pair(const Encode& encode, const std::string& prompt, const std::strin
         p.harmless.push_back(eos);
     }
     return p;
+}
+
+/// One side of each pair as causal-LM examples (loss on the answer only): the harmful side is what an
+/// attacker fine-tunes on, the harmless side an alignment set.
+inline std::vector<train::Example> side_examples(const std::vector<Pair>& pairs, bool harmful) {
+    std::vector<train::Example> out;
+    for (const Pair& p : pairs) {
+        train::Example e;
+        e.ids = p.prompt;
+        const auto& answer = harmful ? p.harmful : p.harmless;
+        e.ids.insert(e.ids.end(), answer.begin(), answer.end());
+        e.loss_mask.assign(e.ids.size(), 1);
+        for (std::size_t t = 0; t < p.prompt.size(); ++t) e.loss_mask[t] = 0;
+        out.push_back(std::move(e));
+    }
+    return out;
 }
 
 /// Both sides of a batch of pairs, (B, T) each, T the longer side's length minus one. Targets are the
