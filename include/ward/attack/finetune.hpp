@@ -1,0 +1,84 @@
+#pragma once
+// The harmful fine-tuning attack: causal-LM fine-tuning on harmful request/answer pairs, over a grid
+// of learning rates, sample counts and epochs. The defaults are the RepNoise paper's grid (1k and
+// 10k samples, learning rates 3e-5, 6e-5, 8e-5, batch 4, one epoch); a toy model needs its own.
+
+#include <string>
+#include <vector>
+
+#include "ward/nn/clone.hpp"
+#include "ward/train/lm_trainer.hpp"
+
+namespace ward::attack {
+
+struct AttackOptions {
+    double lr = 3e-5;
+    std::size_t samples = 1000;  // the first `samples` harmful examples are used
+    index_t epochs = 1;
+    index_t batch_size = 4;
+    index_t max_len = 1024;
+    index_t warmup_steps = 0;
+    std::int64_t pad_id = 0;
+    std::uint64_t seed = 0;
+    bool quiet = true;
+};
+
+struct AttackGrid {
+    std::vector<double> lr = {3e-5, 6e-5, 8e-5};
+    std::vector<std::size_t> samples = {1000, 10000};
+    std::vector<index_t> epochs = {1};
+    AttackOptions base;  // everything else
+    /// Every combination, learning rate varying fastest.
+    std::vector<AttackOptions> expand() const {
+        std::vector<AttackOptions> out;
+        for (index_t e : epochs)
+            for (std::size_t n : samples)
+                for (double l : lr) {
+                    AttackOptions o = base;
+                    o.lr = l;
+                    o.samples = n;
+                    o.epochs = e;
+                    out.push_back(o);
+                }
+        return out;
+    }
+};
+
+/// Fine-tunes `model` in place on the first opt.samples harmful examples (loss on the answers).
+template <FloatElement T>
+train::TrainResult harmful_finetune(nn::CausalLM<T, cpu>& model, const std::vector<train::Example>& harmful, const AttackOptions& opt) {
+    if (harmful.size() < opt.samples)
+        throw value_error("harmful_finetune: " + std::to_string(opt.samples) + " samples asked, " + std::to_string(harmful.size()) + " given");
+    std::vector<train::Example> data(harmful.begin(), harmful.begin() + static_cast<std::ptrdiff_t>(opt.samples));
+    train::TrainOptions t;
+    t.lr = opt.lr;
+    t.epochs = opt.epochs;
+    t.batch_size = opt.batch_size;
+    t.max_len = opt.max_len;
+    t.warmup_steps = opt.warmup_steps;
+    t.pad_id = opt.pad_id;
+    t.seed = opt.seed;
+    t.quiet = opt.quiet;
+    return train::train_lm(model, data, {}, t);
+}
+
+template <FloatElement T>
+struct AttackRun {
+    AttackOptions options;
+    train::TrainResult training;
+    nn::CausalLM<T, cpu> model;  // the attacked copy
+};
+
+/// Attacks a copy of `model` at every point of the grid; `visit(run)` sees each attacked copy as it
+/// is made (to judge it) and may drop it afterwards, so the grid never holds every copy at once.
+template <FloatElement T, class Visit>
+void harmful_finetune_grid(const nn::CausalLM<T, cpu>& model, const std::vector<train::Example>& harmful, const AttackGrid& grid,
+                           Visit&& visit) {
+    for (const AttackOptions& o : grid.expand()) {
+        AttackRun<T> run{o, {}, nn::clone(model)};
+        run.training = harmful_finetune(run.model, harmful, o);
+        visit(run);
+    }
+}
+
+}  // namespace ward::attack
