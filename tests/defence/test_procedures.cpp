@@ -189,7 +189,7 @@ BOOST_AUTO_TEST_CASE(vaccine_step_takes_the_gradient_of_the_perturbed_loss) {
     }
     // With the perturbation held fixed, the weights' gradient of the perturbed loss, by central
     // differences, in two weights of different layers.
-    for (auto* w : {&model.blocks[0].mlp.fc.weight, &model.blocks[1].attn.qkv.weight}) {
+    for (auto* w : {&model.blocks[0].mlp.fc.weight, &model.blocks[1].attn.out.weight}) {
         auto want = central_differences(w->value(), [&] { return side_ce(model, batch, Side::harmless, e); });
         check_close(want, w->grad(), 1e-7, "weight gradient");
     }
@@ -248,7 +248,7 @@ BOOST_AUTO_TEST_CASE(booster_gradient_matches_finite_differences_of_its_objectiv
         BOOST_TEST(out.loss == F, tt::tolerance(1e-10));
         BOOST_TEST(out.terms.at("perturbed") < out.terms.at("harmful"));  // w' is a descent step on h
         auto& w1 = family == nn::Family::gpt2 ? model.blocks[0].mlp.fc.weight : model.blocks[0].mlp.up.weight;
-        auto& w2 = family == nn::Family::gpt2 ? model.blocks[1].attn.qkv.weight : model.blocks[1].attn.v.weight;
+        auto& w2 = family == nn::Family::gpt2 ? model.blocks[1].attn.out.weight : model.blocks[1].attn.v.weight;
         for (auto* w : {&w1, &w2}) {
             auto want = central_differences(w->value(), objective);
             check_close(want, w->grad(), 1e-7, "booster gradient");
