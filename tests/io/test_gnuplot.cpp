@@ -1,7 +1,8 @@
 // The gnuplot runner: quoting of awkward strings against literals written by hand; finding the
 // executable in a given search path (an empty folder, a non-executable file, a stand-in script); a
-// missing gnuplot skips the plot but still writes its data; a failing gnuplot is reported; and, when
-// gnuplot is on PATH, a trivial script draws a real SVG and PNG.
+// missing gnuplot skips the plot but still writes its data; a failing gnuplot is reported; paths with
+// quotes, spaces and $ reach it intact; and, when gnuplot is on PATH, a trivial script draws a real
+// SVG and PNG.
 #include <boost/test/unit_test.hpp>
 
 #include <ward/io/gnuplot.hpp>
@@ -57,6 +58,9 @@ BOOST_AUTO_TEST_CASE(quote_awkward_strings) {
     // Inside single quotes gnuplot treats backslashes, double quotes, $ and ± literally.
     BOOST_TEST(io::gnuplot_quote("a\"b\\n $HOME ± x") == "'a\"b\\n $HOME ± x'");
     BOOST_TEST(io::gnuplot_quote("/tmp/o'brien/plot.svg") == "'/tmp/o''brien/plot.svg'");
+    // The command line around it uses the shell's rule instead: close, an escaped quote, reopen.
+    BOOST_TEST(io::detail::shell_quote("") == "''");
+    BOOST_TEST(io::detail::shell_quote("/tmp/o'brien/a b $x") == "'/tmp/o'\\''brien/a b $x'");
 }
 
 BOOST_AUTO_TEST_CASE(label_awkward_strings) {
@@ -110,20 +114,35 @@ BOOST_AUTO_TEST_CASE(failing_gnuplot_is_reported) {
     BOOST_TEST(gp.find("set output '" + base + ".png'\nreplot\nset output\n") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(awkward_paths_reach_gnuplot_intact) {
+    // A stand-in gnuplot that succeeds only when handed the script that was written, and says so
+    // on stderr (which must land in the log next to it). Folders with a quote, a space and a $.
+    TempDir root;
+    const fs::path bin = root.path / "o'bin $x", out = root.path / "it's a \"plot\" $HOME";
+    fs::create_directories(bin);
+    write_file(bin / "gnuplot", "#!/bin/sh\n[ -f \"$1\" ] || exit 3\necho \"ran $1\" >&2\n", true);
+    const auto r = io::run_gnuplot(out, "p", "plot x\n", {}, {.search_path = bin.string()});
+    BOOST_TEST_MESSAGE(r.message);
+    BOOST_TEST(r.drawn);
+    const std::string base = (out / "p").string();
+    BOOST_TEST(slurp(base + ".gnuplot.log") == "ran " + base + ".gp\n");
+}
+
 BOOST_AUTO_TEST_CASE(real_gnuplot_draws_svg_and_png) {
     if (io::find_gnuplot().empty()) {
         BOOST_TEST_MESSAGE("gnuplot not on PATH: drawing not checked");
         return;
     }
-    TempDir out;
-    const std::string data = (out.path / "squares.dat").string();
+    TempDir root;
+    const fs::path out = root.path / "it's a $plot";  // gnuplot's quoting and the shell's, end to end
+    const std::string data = (out / "squares.dat").string();
     const std::string body = "set title " + io::gnuplot_quote("it's \"squares\" ± 1") + "\nplot " + io::gnuplot_quote(data) +
                              " using 1:2 with linespoints title " + io::gnuplot_quote(io::gnuplot_label("x_squared")) + "\n";
-    const auto r = io::run_gnuplot(out.path, "squares", body, {{"squares.dat", "1\t1\n2\t4\n3\t9\n"}});
+    const auto r = io::run_gnuplot(out, "squares", body, {{"squares.dat", "1\t1\n2\t4\n3\t9\n"}});
     BOOST_TEST_MESSAGE(r.message);
     BOOST_TEST(r.drawn);
     BOOST_TEST(!r.skipped);
-    const std::string base = (out.path / "squares").string();
+    const std::string base = (out / "squares").string();
     BOOST_REQUIRE(r.files.size() == 2u);
     BOOST_TEST(r.files[0] == base + ".svg");
     BOOST_TEST(r.files[1] == base + ".png");
@@ -132,7 +151,7 @@ BOOST_AUTO_TEST_CASE(real_gnuplot_draws_svg_and_png) {
     BOOST_TEST(svg.find("</svg>") != std::string::npos);
     BOOST_TEST(png.rfind("\x89PNG\r\n\x1a\n", 0) == 0u);
     BOOST_TEST(fs::file_size(base + ".gnuplot.log") == 0u);  // no warnings: the quoting held
-    for (const auto& e : fs::directory_iterator(out.path)) BOOST_TEST(e.path().filename().string().find(".tmp") == std::string::npos);
+    for (const auto& e : fs::directory_iterator(out)) BOOST_TEST(e.path().filename().string().find(".tmp") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -63,6 +63,15 @@ inline std::string gnuplot_label(std::string_view s) {
     return out;
 }
 
+namespace detail {
+/// `s` as one single-quoted word for /bin/sh (a quote inside becomes '\'').
+inline std::string shell_quote(std::string_view s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+}  // namespace detail
+
 /// A data file for a plot: written as `<dir>/<name>` before gnuplot runs (whether or not it is found).
 struct GnuplotData {
     std::string name;
@@ -97,7 +106,9 @@ inline PlotResult run_gnuplot(const std::filesystem::path& dir, const std::strin
         "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 1000,650 } else { set terminal png size 1000,650 }\n"
         "set output " + gnuplot_quote(base + ".png") + "\nreplot\nset output\n";
     write_atomically(base + ".gp", script);
-    const std::string cmd = gnuplot_quote(gp) + " " + gnuplot_quote(base + ".gp") + " 2>" + gnuplot_quote(base + ".gnuplot.log");
+    // The shell's quoting, not gnuplot's: a path with a quote in it must reach gnuplot intact.
+    const std::string cmd = detail::shell_quote(gp) + " " + detail::shell_quote(base + ".gp") + " 2>" +
+                            detail::shell_quote(base + ".gnuplot.log");
     const int rc = std::system(cmd.c_str());
     if (rc != 0) {
         r.message = "gnuplot failed for " + name + " (see " + base + ".gnuplot.log)";
