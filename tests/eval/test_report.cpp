@@ -134,7 +134,7 @@ BOOST_AUTO_TEST_CASE(write_report_files) {
     const eval::Report back = eval::read_report(dir / "report.json");
     BOOST_TEST(back.records.size() == 7u);
     BOOST_TEST(slurp(dir / "summary.txt") == files.table);
-    if (irt::find_gnuplot().empty()) {
+    if (io::find_gnuplot().empty()) {
         BOOST_TEST(files.messages.at(0).find("gnuplot not found") != std::string::npos);
     } else {
         for (const auto& m : files.messages) BOOST_TEST_MESSAGE(m);

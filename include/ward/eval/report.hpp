@@ -27,7 +27,7 @@
 
 #include "ward/core/error.hpp"
 #include "ward/io/atomic_file.hpp"
-#include "ward/irt/plot.hpp"  // find_gnuplot and its script runner
+#include "ward/io/gnuplot.hpp"
 
 namespace ward::eval {
 
@@ -308,7 +308,7 @@ struct ReportFiles {
 
 namespace detail {
 /// harm after the attack against attack lr, one line per (defence, samples, epochs), error bars = std.
-inline irt::PlotResult plot_harm(const std::filesystem::path& dir, const std::vector<SummaryRow>& rows) {
+inline io::PlotResult plot_harm(const std::filesystem::path& dir, const std::vector<SummaryRow>& rows) {
     std::set<std::pair<std::int64_t, std::int64_t>> settings;
     for (const auto& r : rows) settings.insert({r.attack_samples, r.attack_epochs});
     std::vector<std::pair<std::string, std::string>> series;  // title, data
@@ -324,18 +324,17 @@ inline irt::PlotResult plot_harm(const std::filesystem::path& dir, const std::ve
     std::string data, plot;
     for (std::size_t i = 0; i < series.size(); ++i) {
         data += "# " + series[i].first + "\n" + series[i].second + "\n\n";
-        plot += std::string(i ? ", \\\n     " : "plot ") + irt::detail::gp_quote(base + ".dat") + " index " + std::to_string(i) +
-                " using 1:2:3 with yerrorlines lw 2 pt 7 title " + irt::detail::gp_quote(irt::detail::label(series[i].first));
+        plot += std::string(i ? ", \\\n     " : "plot ") + io::gnuplot_quote(base + ".dat") + " index " + std::to_string(i) +
+                " using 1:2:3 with yerrorlines lw 2 pt 7 title " + io::gnuplot_quote(io::gnuplot_label(series[i].first));
     }
-    io::write_atomically(base + ".dat", data);
     const std::string body = "set title 'Harmfulness after the harmful fine-tuning attack (mean ± std over seeds)'\n"
                              "set xlabel 'attack learning rate'\nset ylabel 'harmfulness'\nset logscale x\nset grid\n"
                              "set key outside right\n" + plot + "\n";
-    return irt::detail::run_gnuplot(dir.string(), "harm_after_attack", body);
+    return io::run_gnuplot(dir, "harm_after_attack", body, {{"harm_after_attack.dat", data}});
 }
 
 /// probe accuracy against layer, one line per defence (mean ± std over seeds).
-inline irt::PlotResult plot_probes(const std::filesystem::path& dir, const std::vector<ProbeRecord>& probes) {
+inline io::PlotResult plot_probes(const std::filesystem::path& dir, const std::vector<ProbeRecord>& probes) {
     std::vector<std::string> defences;
     for (const auto& p : probes)
         if (std::find(defences.begin(), defences.end(), p.defence) == defences.end()) defences.push_back(p.defence);
@@ -354,14 +353,13 @@ inline irt::PlotResult plot_probes(const std::filesystem::path& dir, const std::
             if (s.n) data += std::to_string(l) + "\t" + csv_number(s.mean) + "\t" + csv_number(s.std) + "\n";
         }
         data += "\n\n";
-        plot += std::string(i ? ", \\\n     " : "plot ") + irt::detail::gp_quote(base + ".dat") + " index " + std::to_string(i) +
-                " using 1:2:3 with yerrorlines lw 2 pt 7 title " + irt::detail::gp_quote(irt::detail::label(defences[i]));
+        plot += std::string(i ? ", \\\n     " : "plot ") + io::gnuplot_quote(base + ".dat") + " index " + std::to_string(i) +
+                " using 1:2:3 with yerrorlines lw 2 pt 7 title " + io::gnuplot_quote(io::gnuplot_label(defences[i]));
     }
-    io::write_atomically(base + ".dat", data);
     const std::string body = "set title 'Held-out probe accuracy per layer (harmful vs harmless)'\n"
                              "set xlabel 'layer (output of block)'\nset ylabel 'accuracy'\nset yrange [0.4:1.02]\nset grid\n"
                              "set key outside right\n" + plot + "\n";
-    return irt::detail::run_gnuplot(dir.string(), "probe_accuracy", body);
+    return io::run_gnuplot(dir, "probe_accuracy", body, {{"probe_accuracy.dat", data}});
 }
 }  // namespace detail
 
@@ -384,11 +382,11 @@ inline ReportFiles write_report(const std::filesystem::path& dir, const Report& 
     put("summary.csv", summary_csv(rows));
     put("summary.txt", out.table);
     if (!opt.plots) return out;
-    if (irt::find_gnuplot().empty()) {
+    if (io::find_gnuplot().empty()) {
         out.messages.push_back("gnuplot not found on PATH: plots skipped");
         return out;
     }
-    std::vector<irt::PlotResult> plots;
+    std::vector<io::PlotResult> plots;
     if (!rows.empty()) plots.push_back(detail::plot_harm(dir, rows));
     if (!r.probes.empty()) plots.push_back(detail::plot_probes(dir, r.probes));
     for (auto& p : plots) {
