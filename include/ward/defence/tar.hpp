@@ -21,8 +21,10 @@
 #include <vector>
 
 #include "ward/autograd/nn.hpp"
-#include "ward/defence/booster.hpp"  // detail::trainable_vars, detail::WeightsGuard
+#include "ward/defence/loss_terms.hpp"
 #include "ward/defence/representation.hpp"
+#include "ward/defence/train.hpp"
+#include "ward/defence/weights.hpp"
 #include "ward/optim/sgd.hpp"
 
 namespace ward::defence {
