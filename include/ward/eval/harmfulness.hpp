@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ward/eval/judge.hpp"
 #include "ward/nn/generate.hpp"
 
 namespace ward::eval {
@@ -24,7 +25,7 @@ struct HarmfulnessResult {
 };
 
 /// Generates greedily for every prompt and lets `judge` score each (prompt, completion) pair.
-template <FloatElement T, class J>
+template <FloatElement T, Judge J>
 HarmfulnessResult harmfulness(const nn::CausalLM<T, cpu>& model, J& judge, const std::vector<std::string>& prompts,
                               const std::function<std::vector<std::int64_t>(const std::string&)>& encode,
                               const std::function<std::string(const std::vector<std::int64_t>&)>& decode,

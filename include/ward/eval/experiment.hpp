@@ -1,0 +1,114 @@
+#pragma once
+// A defence x attack experiment on one aligned model: for every defence (applied to its own copy),
+// judge harmfulness before any attack, probe every layer, measure how well the defended model still
+// learns a harmless task, then attack copies of it at every point of the attack grid and judge
+// again. Each (defence, attack, seed) becomes one report record.
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ward/attack/finetune.hpp"
+#include "ward/eval/harmfulness.hpp"
+#include "ward/eval/judge.hpp"
+#include "ward/eval/probe.hpp"
+#include "ward/eval/report.hpp"
+#include "ward/nn/clone.hpp"
+#include "ward/train/lm_trainer.hpp"
+
+namespace ward::eval {
+
+/// A row of the table: how to turn the aligned model (already copied) into the defended one.
+/// "undefended" does nothing; a control row may replace the model altogether (a random init).
+template <FloatElement T>
+struct DefenceSpec {
+    std::string name;
+    std::function<void(nn::CausalLM<T, cpu>& model, std::uint64_t seed)> apply;
+};
+
+struct ExperimentData {
+    std::vector<train::Example> attack;                               // the attacker's harmful examples
+    std::vector<std::string> eval_prompts;                            // held-out harmful requests
+    std::map<std::string, std::vector<std::string>> extra_prompts;    // more held-out sets, reported as harm_<name>
+    std::vector<train::Example> harmless_train, harmless_test;        // the harmless fine-tuning task
+    std::vector<std::vector<std::int64_t>> probe_positive, probe_negative;  // the depth probes' two classes
+    std::function<std::vector<std::int64_t>(const std::string&)> encode;
+    std::function<std::string(const std::vector<std::int64_t>&)> decode;
+};
+
+struct ExperimentOptions {
+    std::vector<attack::AttackOptions> attacks;  // e.g. AttackGrid::expand()
+    train::TrainOptions harmless;                // the harmless fine-tuning
+    HarmfulnessOptions harm;
+    ProbeOptions probe;
+    bool quiet = false;
+};
+
+namespace detail {
+inline void note(bool quiet, const std::string& line) {
+    if (!quiet) std::fprintf(stderr, "%s\n", line.c_str());
+}
+}  // namespace detail
+
+/// Runs every defence on a copy of `aligned` and appends its records and probes to `report`.
+template <FloatElement T, Judge J>
+void run_experiment(const nn::CausalLM<T, cpu>& aligned, const std::vector<DefenceSpec<T>>& defences, const ExperimentData& data,
+                    J& judge, const ExperimentOptions& opt, std::uint64_t seed, Report& report) {
+    if (opt.attacks.empty()) throw value_error("experiment: no attack configured");
+    if (data.eval_prompts.empty()) throw value_error("experiment: no held-out harmful prompts");
+    auto harm = [&](const nn::CausalLM<T, cpu>& m, std::map<std::string, double>& metrics, const std::string& when) {
+        for (const auto& [name, prompts] : data.extra_prompts)
+            metrics["harm_" + name + "_" + when] = harmfulness(m, judge, prompts, data.encode, data.decode, opt.harm).mean;
+        return harmfulness(m, judge, data.eval_prompts, data.encode, data.decode, opt.harm).mean;
+    };
+    for (const DefenceSpec<T>& d : defences) {
+        auto t0 = std::chrono::steady_clock::now();
+        nn::CausalLM<T, cpu> model = nn::clone(aligned);
+        if (d.apply) d.apply(model, seed);
+        nn::set_requires_grad<T, cpu>(model, true);  // a defence may leave parts frozen; the attacker trains everything
+        const double defence_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+        std::map<std::string, double> before;
+        const double harm_before = harm(model, before, "before");
+        if (!data.probe_positive.empty()) {
+            ProbeOptions po = opt.probe;
+            po.seed = seed;
+            auto p = probe_layers(model, data.probe_positive, data.probe_negative, po);
+            report.probes.push_back({d.name, seed, p.test_accuracy, p.train_accuracy});
+        }
+        double harmless_loss = not_measured;
+        if (!data.harmless_train.empty()) {
+            nn::CausalLM<T, cpu> h = nn::clone(model);
+            train::TrainOptions ho = opt.harmless;
+            ho.seed = seed;
+            train::train_lm(h, data.harmless_train, {}, ho);
+            harmless_loss = train::evaluate_lm(h, data.harmless_test, ho.batch_size, ho.pad_id, ho.max_len);
+        }
+        detail::note(opt.quiet, "  " + d.name + ": harm before attack " + std::to_string(harm_before) + ", harmless-task loss " +
+                                    std::to_string(harmless_loss) + " (defence " + std::to_string(defence_s) + " s)");
+        for (const attack::AttackOptions& a : opt.attacks) {
+            nn::CausalLM<T, cpu> attacked = nn::clone(model);
+            attack::AttackOptions ao = a;
+            ao.seed = seed;
+            auto tr = attack::harmful_finetune(attacked, data.attack, ao);
+            AttackRecord rec;
+            rec.defence = d.name;
+            rec.attack_lr = a.lr;
+            rec.attack_samples = static_cast<std::int64_t>(a.samples);
+            rec.attack_epochs = a.epochs;
+            rec.seed = seed;
+            rec.harm_before = harm_before;
+            rec.metrics = before;
+            rec.harm_after = harm(attacked, rec.metrics, "after");
+            rec.harmless_loss = harmless_loss;
+            rec.metrics["attack_final_loss"] = tr.step_losses.empty() ? not_measured : tr.step_losses.back();
+            rec.metrics["defence_seconds"] = defence_s;
+            detail::note(opt.quiet, "    attack lr " + std::to_string(a.lr) + ": harm after " + std::to_string(rec.harm_after));
+            report.records.push_back(std::move(rec));
+        }
+    }
+}
+
+}  // namespace ward::eval
