@@ -77,7 +77,7 @@ Var<T, D> linear(const Var<T, D>& x, const Var<T, D>& weight, const Var<T, D>& b
         if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {
             if (self.inputs[0]->requires_grad) detail::accumulate_fresh(*self.inputs[0], ward::matmul(gz, w));
             const index_t rows = gz.numel() / out;
-            Tensor<float, cpu> g2 = gz.reshape(Shape{rows, out}).contiguous();
+            Tensor<T, D> g2 = gz.reshape(Shape{rows, out}).contiguous();  // dependent: instantiated with the CPU executor complete
             bool done = !self.inputs[1]->requires_grad;
             if (!done) done = detail::accumulate_weight_grad(*self.inputs[1], g2, xv.reshape(Shape{rows, in}).contiguous());
             if (!done) self.inputs[1]->accumulate(ward::matmul(g2.transpose(), xv.reshape(Shape{rows, in})));
