@@ -23,6 +23,18 @@ Tensor<T, D> sum_to(const Tensor<T, D>& g, const Shape& to) {
 }
 
 namespace detail {
+/// Hands a freshly computed gradient g (a new tensor no one else holds) to `in`: it becomes the
+/// gradient where none has flowed yet, saving the copy accumulate() makes of a tensor; else it is
+/// summed in.
+template <class N, class T, class D>
+void accumulate_fresh(N& in, Tensor<T, D>&& g) {
+    if (!in.grad.defined() && g.shape() == in.value.shape() && g.is_contiguous() && g.storage() &&
+        g.storage().use_count() == 1)
+        in.grad = std::move(g);
+    else
+        in.accumulate(g);
+}
+
 /// Accumulates g (an expression of the output's shape) into input i, reduced to its shape.
 template <class N, Expression E>
 void accumulate_broadcast(N& self, std::size_t i, const E& g) {

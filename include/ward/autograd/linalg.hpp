@@ -3,11 +3,44 @@
 //   out = a @ b        da = g @ b^T      db = a^T @ g      (summed over broadcast batch axes)
 //   y = act(x W^T + b) gz = g * act'(z)  dx = gz @ W       dW = gz^T x      db = sum_rows(gz)
 
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
 #include "ward/autograd/elementwise.hpp"
 #include "ward/autograd/var.hpp"
+#include "ward/backend/cpu/gemm_accumulate.hpp"
 #include "ward/tensor/ops.hpp"
 
 namespace ward::ag {
+
+namespace detail {
+/// dW += gz^T x for f32 on the CPU, summed by sgemm straight into the weight's gradient storage:
+/// wn is the weight input (out, in) of linear, g is (rows, out) and x (rows, in), both dense.
+/// When wn is a transpose of a 2-D leaf (GPT-2's Conv1D weights, stored (in, out)), the sum goes
+/// into that leaf's gradient as x^T gz, in its own layout: the transpose node is passed by (its
+/// backward would only transpose the same sum), which is exact because gradients add linearly.
+/// Returns false where no such dense gradient is there to sum into.
+inline bool accumulate_weight_grad(Node<float, cpu>& wn, const Tensor<float, cpu>& g, const Tensor<float, cpu>& x) {
+    const index_t rows = g.size(0), out = g.size(1), in = x.size(1);
+    auto dense = [](const Node<float, cpu>& n) {
+        return n.grad.defined() && n.grad.storage() && n.grad.is_contiguous() && n.grad.numel() == n.value.numel();
+    };
+    if (dense(wn)) {
+        backend::cpu::gemm_accumulate(true, false, out, in, rows, g.data(), out, x.data(), in, wn.grad.data(), in);
+        return true;
+    }
+    if (std::strcmp(wn.op, "transpose") != 0 || wn.retain_grad || wn.grad.defined() || wn.inputs.size() != 1 || !wn.inputs[0])
+        return false;
+    Node<float, cpu>& leaf = *wn.inputs[0];
+    const Tensor<float, cpu>& v = leaf.value;
+    if (!leaf.requires_grad || v.rank() != 2 || v.size(0) != in || v.size(1) != out || !dense(leaf) ||
+        wn.value.data() != v.data() || wn.value.strides()[0] != v.strides()[1] || wn.value.strides()[1] != v.strides()[0])
+        return false;
+    backend::cpu::gemm_accumulate(true, false, in, out, rows, x.data(), in, g.data(), out, leaf.grad.data(), out);
+    return true;
+}
+}  // namespace detail
 
 /// a @ b over the last two axes, batch axes broadcast.
 template <FloatElement T, Device D>
@@ -15,8 +48,8 @@ Var<T, D> matmul(const Var<T, D>& a, const Var<T, D>& b) {
     const Tensor<T, D>&x = a.value(), &y = b.value();
     return Var<T, D>::make(ward::matmul(x, y), {a, b}, "matmul", [x, y](Node<T, D>& self) {
         const Tensor<T, D>& g = self.grad;
-        if (self.inputs[0]->requires_grad) self.inputs[0]->accumulate(sum_to(ward::matmul(g, y.transpose()), x.shape()));
-        if (self.inputs[1]->requires_grad) self.inputs[1]->accumulate(sum_to(ward::matmul(x.transpose(), g), y.shape()));
+        if (self.inputs[0]->requires_grad) detail::accumulate_fresh(*self.inputs[0], sum_to(ward::matmul(g, y.transpose()), x.shape()));
+        if (self.inputs[1]->requires_grad) detail::accumulate_fresh(*self.inputs[1], sum_to(ward::matmul(x.transpose(), g), y.shape()));
     });
 }
 
@@ -41,6 +74,24 @@ Var<T, D> linear(const Var<T, D>& x, const Var<T, D>& weight, const Var<T, D>& b
                           : act == Activation::relu    ? Tensor<T, D>(g * (z > 0))
                                                        : g;
         const index_t in = w.size(1), out = w.size(0);
+        if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {
+            if (self.inputs[0]->requires_grad) detail::accumulate_fresh(*self.inputs[0], ward::matmul(gz, w));
+            const index_t rows = gz.numel() / out;
+            Tensor<T, D> g2 = gz.reshape(Shape{rows, out}).contiguous();  // dependent: instantiated with the CPU executor complete
+            bool done = !self.inputs[1]->requires_grad;
+            if (!done) done = detail::accumulate_weight_grad(*self.inputs[1], g2, xv.reshape(Shape{rows, in}).contiguous());
+            if (!done) self.inputs[1]->accumulate(ward::matmul(g2.transpose(), xv.reshape(Shape{rows, in})));
+            if (has_bias && self.inputs[2]->requires_grad) {
+                Node<T, D>& b = *self.inputs[2];
+                if (b.grad.defined() && b.grad.is_contiguous() && b.grad.numel() == out) {
+                    std::vector<float> ones(static_cast<std::size_t>(rows), 1.f);  // db += 1^T gz
+                    backend::cpu::gemm_accumulate(false, false, 1, out, rows, ones.data(), rows, g2.data(), out, b.grad.data(), out);
+                } else {
+                    b.accumulate(ward::sum(g2, 0));
+                }
+            }
+            return;
+        }
         if (self.inputs[0]->requires_grad) self.inputs[0]->accumulate(ward::matmul(gz, w));
         Tensor<T, D> gz2 = gz.reshape(Shape{gz.numel() / out, out});
         if (self.inputs[1]->requires_grad)

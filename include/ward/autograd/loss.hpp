@@ -8,9 +8,14 @@
 //   kl_div           mean over rows of KL(softmax(p) || softmax(q))
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <type_traits>
+#include <vector>
 
+#include "ward/autograd/elementwise.hpp"
 #include "ward/autograd/var.hpp"
+#include "ward/backend/cpu/cross_entropy.hpp"
 #include "ward/tensor/expr.hpp"
 #include "ward/tensor/ops.hpp"
 #include "ward/tensor/reduce.hpp"
@@ -18,6 +23,41 @@
 namespace ward::ag {
 
 inline constexpr std::int64_t ignore_index = -100;
+
+namespace detail {
+/// cross_entropy for f32 on the CPU through the fused row kernels (backend/cpu/cross_entropy.hpp):
+/// the same loss and gradient, two passes over the logits instead of seven. Arguments checked.
+inline Var<float, cpu> cross_entropy_rows(const Var<float, cpu>& logits, const Tensor<std::int64_t, cpu>& targets,
+                                          const Tensor<float, cpu>& mask, std::int64_t ignore, index_t N, index_t V) {
+    Tensor<float, cpu> x = logits.value().reshape(Shape{N, V}).contiguous();
+    Tensor<std::int64_t, cpu> t = targets.reshape(Shape{N}).contiguous();
+    std::vector<float> m = mask.defined() ? mask.to_vector() : std::vector<float>();
+    auto lse = std::make_shared<std::vector<float>>(static_cast<std::size_t>(N));
+    auto w = std::make_shared<std::vector<float>>(static_cast<std::size_t>(N));
+    std::vector<float> picked(static_cast<std::size_t>(N));
+    backend::cpu::cross_entropy_forward(x.data(), N, V, V, t.data(), lse->data(), picked.data());
+    double counted = 0, total = 0;
+    for (index_t n = 0; n < N; ++n) {  // in row order: the same sum on any thread count
+        const std::size_t i = static_cast<std::size_t>(n);
+        (*w)[i] = t.data()[n] == ignore ? 0.f : m.empty() ? 1.f : m[i];
+        counted += (*w)[i];
+        total += double((*w)[i]) * (double((*lse)[i]) - double(picked[i]));
+    }
+    const float loss = counted > 0 ? float(total / counted) : 0.f;
+    const Shape ls = logits.shape();
+    return Var<float, cpu>::make(Tensor<float, cpu>::full({}, loss), {logits}, "cross_entropy",
+                                 [x, t, w, lse, counted, ls, V](Node<float, cpu>& self) {
+        if (!(counted > 0)) return;
+        const float scale = float(self.grad.item() / counted);
+        const index_t N = t.numel();
+        std::vector<float> coef(static_cast<std::size_t>(N));
+        for (std::size_t i = 0; i < coef.size(); ++i) coef[i] = (*w)[i] * scale;
+        Tensor<float, cpu> dx = Tensor<float, cpu>::empty(ls);
+        backend::cpu::cross_entropy_backward(x.data(), N, V, V, t.data(), lse->data(), coef.data(), dx.data(), V);
+        accumulate_fresh(*self.inputs[0], std::move(dx));
+    });
+}
+}  // namespace detail
 
 /// logits (..., V), targets (...) with ids in [0, V) or ignore; mask (...) optional weights (0/1).
 /// With no counted position the loss is 0 and so is its gradient.
@@ -38,6 +78,8 @@ Var<T, D> cross_entropy(const Var<T, D>& logits, const Tensor<std::int64_t, D>& 
             throw index_error("cross_entropy: target id " + std::to_string(bad_hi ? hi : lo) + " outside [0, " +
                               std::to_string(V) + ") and not the ignore index " + std::to_string(ignore));
     }
+    if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>)
+        return detail::cross_entropy_rows(logits, targets, mask, ignore, N, V);
     Tensor<T, D> x = logits.value().reshape(Shape{N, V});
     Tensor<T, D> t = cast<T>(targets.reshape(Shape{N, 1})) * C(1);
     Tensor<T, D> w = mask.defined() ? Tensor<T, D>(ne(t, C(ignore)) * mask.reshape(Shape{N, 1}))

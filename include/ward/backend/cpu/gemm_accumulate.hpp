@@ -1,0 +1,28 @@
+#pragma once
+// c += op(a) @ op(b) for dense row-major f32 matrices, through oneDNN's sgemm with beta = 1: how
+// weight gradients are summed into the storage the optimiser holds, with no temporary and no
+// separate add pass.
+//
+//   op(a) is (M, K): a is (M, K) with row stride lda, or (K, M) when trans_a
+//   op(b) is (K, N): b is (K, N) with row stride ldb, or (N, K) when trans_b
+//   c is (M, N) with row stride ldc
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include <string>
+
+#include "ward/core/config.hpp"
+#include "ward/core/error.hpp"
+
+namespace ward::backend::cpu {
+
+inline void gemm_accumulate(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const float* a, index_t lda,
+                            const float* b, index_t ldb, float* c, index_t ldc) {
+    if (M == 0 || N == 0 || K == 0) return;
+    dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, 1.f, a, lda, b, ldb, 1.f, c, ldc);
+    if (st != dnnl_success)
+        throw backend_error("oneDNN sgemm failed (status " + std::to_string(int(st)) + ") for M " + std::to_string(M) +
+                            ", N " + std::to_string(N) + ", K " + std::to_string(K));
+}
+
+}  // namespace ward::backend::cpu
