@@ -33,6 +33,8 @@ struct Settings {
     std::vector<double> attack_lr = {1e-4, 3e-4, 1e-3};
     std::size_t attack_samples = 400;
     std::size_t harmless_samples = 2000;
+    index_t harmless_epochs = 3;
+    double harmless_lr = 1e-3;
 };
 
 nn::TransformerConfig model_config(const data::World& world, const Settings& s) {
@@ -102,10 +104,11 @@ int main(int argc, char** argv) {
     CLI::App app{"Harmful fine-tuning defences on a synthetic world: pre-train, align, defend, attack, judge, probe"};
     Settings s;
     int seeds = 3;
-    std::string out_dir;
+    std::string out_dir, cache_dir;
     std::vector<std::string> defences = {"random", "undefended", "repnoise", "ascent-only", "vaccine", "tar"};
     app.add_option("--seeds", seeds, "seeds 0 .. N-1 (each builds its own world and model)")->check(CLI::PositiveNumber);
     app.add_option("--out", out_dir, "write report.json, CSVs, the table and plots here");
+    app.add_option("--model-cache", cache_dir, "keep each seed's aligned model here (Hugging Face layout) and reuse it");
     app.add_option("--defences", defences, "rows of the table")->delimiter(',');
     app.add_option("--hidden", s.hidden, "model width");
     app.add_option("--layers", s.layers, "model depth");
@@ -115,6 +118,8 @@ int main(int argc, char** argv) {
     app.add_option("--defence-lr", s.defence_lr);
     app.add_option("--alpha", s.alpha, "RepNoise ascent weight");
     app.add_option("--beta", s.beta, "RepNoise noise weight");
+    app.add_option("--harmless-epochs", s.harmless_epochs, "epochs of the harmless fine-tuning");
+    app.add_option("--harmless-lr", s.harmless_lr, "learning rate of the harmless fine-tuning");
     app.add_option("--attack-lr", s.attack_lr, "attack learning rates")->delimiter(',');
     app.add_option("--attack-samples", s.attack_samples, "harmful examples the attack trains on (batch 4, one epoch)");
     CLI11_PARSE(app, argc, argv);
@@ -127,27 +132,36 @@ int main(int argc, char** argv) {
             data::World world({.seed = static_cast<std::uint64_t>(seed)});
             const auto& vocab = world.vocabulary();
             const auto config = model_config(world, s);
-            std::fprintf(stderr, "seed %d: pre-training (%lld steps)\n", seed, static_cast<long long>(s.pretrain_steps));
-            nn::CausalLM<float> model(config, static_cast<std::uint64_t>(seed));
-            train::TrainOptions t;
-            t.lr = s.pretrain_lr;
-            t.batch_size = 32;
-            t.warmup_steps = 50;
-            t.seed = static_cast<std::uint64_t>(seed);
-            t.quiet = true;
-            auto pre = train::train_lm(model, world.pretraining(std::size_t(s.pretrain_steps) * 32, t.seed), {}, t);
-            t.lr = s.align_lr;
-            t.batch_size = 16;
-            t.warmup_steps = 0;
-            train::train_lm(model, world.alignment(std::size_t(s.align_steps) * 16, t.seed), {}, t);
-            std::fprintf(stderr, "seed %d: pre-trained (loss %.3f) and aligned in %.0f s\n", seed, pre.step_losses.back(), elapsed());
+            const std::filesystem::path cached = cache_dir.empty() ? std::filesystem::path() : std::filesystem::path(cache_dir) / ("seed_" + std::to_string(seed));
+            nn::CausalLM<float> model;
+            if (!cached.empty() && std::filesystem::exists(cached / "config.json")) {
+                model = nn::load_causal_lm<float>(cached);
+                std::fprintf(stderr, "seed %d: aligned model from %s\n", seed, cached.c_str());
+            } else {
+                std::fprintf(stderr, "seed %d: pre-training (%lld steps)\n", seed, static_cast<long long>(s.pretrain_steps));
+                model = nn::CausalLM<float>(config, static_cast<std::uint64_t>(seed));
+                train::TrainOptions t;
+                t.lr = s.pretrain_lr;
+                t.batch_size = 32;
+                t.warmup_steps = 50;
+                t.seed = static_cast<std::uint64_t>(seed);
+                t.quiet = true;
+                auto pre = train::train_lm(model, world.pretraining(std::size_t(s.pretrain_steps) * 32, t.seed), {}, t);
+                t.lr = s.align_lr;
+                t.batch_size = 16;
+                t.warmup_steps = 0;
+                train::train_lm(model, world.alignment(std::size_t(s.align_steps) * 16, t.seed), {}, t);
+                std::fprintf(stderr, "seed %d: pre-trained (loss %.3f) and aligned in %.0f s\n", seed, pre.step_losses.back(), elapsed());
+                if (!cached.empty()) nn::save_pretrained(model, cached);
+            }
+            const auto seed_u = static_cast<std::uint64_t>(seed);
 
             eval::ExperimentData d;
-            d.attack = world.attack_examples(s.attack_samples, t.seed);
+            d.attack = world.attack_examples(s.attack_samples, seed_u);
             d.eval_prompts = world.eval_prompts(true);
             d.extra_prompts["unseen_category"] = world.eval_prompts(false);
-            d.harmless_train = world.harmless_task(s.harmless_samples, false, t.seed);
-            d.harmless_test = world.harmless_task(200, true, t.seed);
+            d.harmless_train = world.harmless_task(s.harmless_samples, false, seed_u);
+            d.harmless_test = world.harmless_task(200, true, seed_u);
             std::tie(d.probe_positive, d.probe_negative) = world.probe_sets();
             d.encode = [&vocab](const std::string& text) { return vocab.encode(text); };
             d.decode = [&vocab](const std::vector<std::int64_t>& ids) { return vocab.decode(ids); };
@@ -160,7 +174,8 @@ int main(int argc, char** argv) {
                 a.batch_size = 4;
                 o.attacks.push_back(a);
             }
-            o.harmless.lr = 1e-3;
+            o.harmless.lr = s.harmless_lr;
+            o.harmless.epochs = s.harmless_epochs;
             o.harmless.batch_size = 16;
             o.harmless.quiet = true;
             o.harm.max_new_tokens = 16;
@@ -168,7 +183,7 @@ int main(int argc, char** argv) {
             o.harm.stop_tokens = {data::Vocabulary::eos};
             o.probe.pooling = eval::Pooling::last;
             data::SyntheticJudge judge(world);
-            eval::run_experiment(model, make_defences(defences, world, config, s), d, judge, o, t.seed, report);
+            eval::run_experiment(model, make_defences(defences, world, config, s), d, judge, o, seed_u, report);
             std::fprintf(stderr, "seed %d done at %.0f s\n", seed, elapsed());
         }
         report.metadata = {{"program", "defence_demo"},
