@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
     app.add_option("--defence-lr", s.defence_lr);
     app.add_option("--alpha", s.alpha, "RepNoise ascent weight");
     app.add_option("--beta", s.beta, "RepNoise noise weight");
+    app.add_option("--harmless-samples", s.harmless_samples, "examples of the harmless fine-tuning");
     app.add_option("--harmless-epochs", s.harmless_epochs, "epochs of the harmless fine-tuning");
     app.add_option("--harmless-lr", s.harmless_lr, "learning rate of the harmless fine-tuning");
     app.add_option("--attack-lr", s.attack_lr, "attack learning rates")->delimiter(',');

@@ -15,6 +15,7 @@
 #include "ward/defence/security_vectors.hpp"
 #include "ward/defence/tar.hpp"
 #include "ward/defence/term.hpp"
+#include "ward/defence/text_pairs.hpp"
 #include "ward/defence/train.hpp"
 #include "ward/defence/vaccine.hpp"
 #include "ward/defence/weights.hpp"

@@ -146,6 +146,24 @@ BOOST_AUTO_TEST_CASE(jsonl_reader_names_bad_lines) {
     BOOST_TEST(rows[0].prompt == "Hello");
     BOOST_TEST(rows[0].response == "world");
     BOOST_CHECK_THROW(io::read_jsonl(path, {"prompt.missing", "answer"}), parse_error);
+    // One JSON array of records reads the same; errors name the record.
+    {
+        std::ofstream f(path);
+        f << "  [" << R"({"prompt": {"text": "Hello"}, "answer": "world"}, {"prompt": {"text": "A"}, "answer": 3})" << "]\n";
+    }
+    try {
+        io::read_jsonl(path, fields);
+        BOOST_FAIL("expected parse_error");
+    } catch (const parse_error& e) {
+        BOOST_TEST(std::string(e.what()).find("record 2: field 'answer' is not a string") != std::string::npos, e.what());
+    }
+    {
+        std::ofstream f(path);
+        f << "[" << R"({"prompt": {"text": "Hello"}, "answer": "world"})" << "]";
+    }
+    rows = io::read_jsonl(path, fields);
+    BOOST_TEST(rows.size() == 1u);
+    BOOST_TEST(rows[0].response == "world");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,9 +1,11 @@
 #pragma once
-// JSON Lines datasets: one JSON object per line, with the prompt and response fields named by the
-// caller. A bad line is a parse_error naming the file and line; blank lines are skipped.
+// JSON datasets: one JSON object per line (JSON Lines) or one JSON array of objects, with the
+// fields named by the caller (dots reach into nested objects: "prompt.text"). A bad line is a
+// parse_error naming the file and line; blank lines are skipped.
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,61 @@
 #include "ward/core/error.hpp"
 
 namespace ward::io {
+
+/// One record and where it came from ("file:line", or "file: record N" inside an array).
+struct JsonRecord {
+    nlohmann::json value;
+    std::string where;
+};
+
+/// The string at a dotted path of `obj`; `where` names the record in errors.
+inline std::string json_text(const nlohmann::json& obj, const std::string& dotted, const std::string& where) {
+    const nlohmann::json* node = &obj;
+    std::size_t start = 0;
+    while (true) {
+        std::size_t dot = dotted.find('.', start);
+        std::string key = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        if (!node->is_object() || !node->contains(key)) throw parse_error(where + ": no field '" + dotted + "'");
+        node = &(*node)[key];
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    if (!node->is_string()) throw parse_error(where + ": field '" + dotted + "' is not a string");
+    return node->get<std::string>();
+}
+
+/// Every record of a JSON Lines file, or of a file holding one JSON array (first non-blank '[').
+inline std::vector<JsonRecord> read_json_records(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    if (!in) throw io_error("cannot open " + path.string());
+    std::vector<JsonRecord> out;
+    const char first = static_cast<char>((in >> std::ws).peek());
+    if (first == '[') {
+        std::stringstream all;
+        all << in.rdbuf();
+        nlohmann::json arr;
+        try {
+            arr = nlohmann::json::parse(all.str());
+        } catch (const nlohmann::json::exception& e) {
+            throw parse_error(path.string() + ": not valid JSON (" + e.what() + ")");
+        }
+        for (std::size_t i = 0; i < arr.size(); ++i) out.push_back({arr[i], path.string() + ": record " + std::to_string(i + 1)});
+        return out;
+    }
+    in.clear();
+    in.seekg(0);
+    std::string text;
+    for (std::size_t line = 1; std::getline(in, text); ++line) {
+        if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+        const std::string where = path.string() + ":" + std::to_string(line);
+        try {
+            out.push_back({nlohmann::json::parse(text), where});
+        } catch (const nlohmann::json::exception& e) {
+            throw parse_error(where + ": not valid JSON (" + e.what() + ")");
+        }
+    }
+    return out;
+}
 
 struct PromptResponse {
     std::string prompt;
@@ -23,37 +80,11 @@ struct JsonlFields {
     std::string response = "response";
 };
 
-/// Reads every line's object; `fields` may name nested members with dots ("prompt.text").
+/// Every record's prompt and response.
 inline std::vector<PromptResponse> read_jsonl(const std::filesystem::path& path, const JsonlFields& fields = {}) {
-    std::ifstream in(path);
-    if (!in) throw io_error("cannot open " + path.string());
-    auto lookup = [&](const nlohmann::json& obj, const std::string& dotted, std::size_t line) -> std::string {
-        const nlohmann::json* node = &obj;
-        std::size_t start = 0;
-        while (true) {
-            std::size_t dot = dotted.find('.', start);
-            std::string key = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-            if (!node->is_object() || !node->contains(key))
-                throw parse_error(path.string() + ":" + std::to_string(line) + ": no field '" + dotted + "'");
-            node = &(*node)[key];
-            if (dot == std::string::npos) break;
-            start = dot + 1;
-        }
-        if (!node->is_string()) throw parse_error(path.string() + ":" + std::to_string(line) + ": field '" + dotted + "' is not a string");
-        return node->get<std::string>();
-    };
     std::vector<PromptResponse> out;
-    std::string text;
-    for (std::size_t line = 1; std::getline(in, text); ++line) {
-        if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-        nlohmann::json obj;
-        try {
-            obj = nlohmann::json::parse(text);
-        } catch (const nlohmann::json::exception& e) {
-            throw parse_error(path.string() + ":" + std::to_string(line) + ": not valid JSON (" + e.what() + ")");
-        }
-        out.push_back({lookup(obj, fields.prompt, line), lookup(obj, fields.response, line)});
-    }
+    for (const auto& r : read_json_records(path))
+        out.push_back({json_text(r.value, fields.prompt, r.where), json_text(r.value, fields.response, r.where)});
     return out;
 }
 

@@ -1,0 +1,171 @@
+// defence_text: the defence demo's pipeline on real text. Requests with harmful continuations and
+// refusals come from a JSON/JSONL file (by default DecodingTrust's prompts with refusals); harm is
+// judged by a toxicity classifier trained with ward on labelled text (by default DecodingTrust's
+// Perspective scores, toxicity > 0.5), or by an external command. The model is a Hugging Face
+// directory (config.json, safetensors, tokenizer.json); without --model a small random GPT-2 with
+// GPT-2's tokenizer runs the pipeline end to end (it knows nothing, so its rows only show the
+// machinery: point --model at a real checkpoint for results).
+//
+//   defence_text [--model DIR] [--pairs FILE] [--judge-data FILE | --judge-command CMD] [--out DIR]
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+#include <ward/attack/finetune.hpp>
+#include <ward/defence.hpp>
+#include <ward/eval.hpp>
+#include <ward/io.hpp>
+#include <ward/nn.hpp>
+
+using namespace ward;
+
+namespace {
+/// DecodingTrust's refusals repeat the prompt and continuation before the refusal proper.
+std::string refusal_proper(const std::string& r) {
+    if (r.rfind("Prompt:", 0) != 0) return r;
+    const auto blank = r.find("\n\n");
+    return blank == std::string::npos ? r : r.substr(blank + 2);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Harmful fine-tuning defences on real text"};
+    const std::string shared = WARD_EXAMPLES_SHARED_DATA;
+    std::string model_dir, out_dir, judge_command;
+    std::string pairs_file = shared + "/decodingtrust/decoding_trust_with_refusals_train.json";
+    std::string judge_file = shared + "/decodingtrust/training_dataset.jsonl";
+    std::string tokenizer_dir = shared + "/gpt2-tokenizer";
+    defence::TextPairFields fields;
+    std::vector<std::string> defences = {"undefended", "repnoise"};
+    std::vector<double> attack_lr = {3e-5, 6e-5, 8e-5};
+    double defence_lr = 2e-5, alpha = 1.0, beta = 1e-3;
+    index_t defence_epochs = 1, max_len = 96, new_tokens = 24;
+    std::uint64_t seed = 0;
+    app.add_option("--model", model_dir, "Hugging Face model directory")->check(CLI::ExistingDirectory);
+    app.add_option("--tokenizer", tokenizer_dir, "tokenizer directory when no --model is given")->check(CLI::ExistingDirectory);
+    app.add_option("--pairs", pairs_file, "JSON or JSONL records of request, harmful answer, refusal")->check(CLI::ExistingFile);
+    app.add_option("--prompt-field", fields.prompt);
+    app.add_option("--harmful-field", fields.harmful);
+    app.add_option("--refusal-field", fields.refusal);
+    app.add_option("--judge-data", judge_file, "labelled text for the classifier judge (DecodingTrust layout)");
+    app.add_option("--judge-command", judge_command, "judge with this command instead (JSONL on stdin, one score per line out)");
+    app.add_option("--defences", defences, "undefended, repnoise, vaccine, tar")->delimiter(',');
+    app.add_option("--attack-lr", attack_lr)->delimiter(',');
+    app.add_option("--defence-lr", defence_lr);
+    app.add_option("--defence-epochs", defence_epochs);
+    app.add_option("--alpha", alpha);
+    app.add_option("--beta", beta);
+    app.add_option("--max-len", max_len, "tokens per sequence");
+    app.add_option("--new-tokens", new_tokens, "tokens generated per judged request");
+    app.add_option("--seed", seed);
+    app.add_option("--out", out_dir, "write the report here");
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        io::Tokenizer tok = io::Tokenizer::from_dir(model_dir.empty() ? tokenizer_dir : model_dir);
+        nn::CausalLM<float> model;
+        if (!model_dir.empty()) {
+            model = nn::load_causal_lm<float>(model_dir);
+        } else {
+            nn::TransformerConfig c;
+            c.vocab_size = static_cast<index_t>(tok.vocab_size());
+            c.hidden = 64;
+            c.layers = 2;
+            c.heads = c.kv_heads = 4;
+            c.intermediate = 256;
+            c.max_positions = 2 * max_len;
+            model = nn::CausalLM<float>(c, seed);
+        }
+        auto encode = [&](const std::string& text) {
+            std::vector<std::int64_t> ids;
+            for (auto id : tok.encode(text)) ids.push_back(id);
+            if (static_cast<index_t>(ids.size()) > max_len) ids.resize(static_cast<std::size_t>(max_len));
+            return ids;
+        };
+        auto decode = [&](const std::vector<std::int64_t>& ids) {
+            return tok.decode(std::vector<std::int32_t>(ids.begin(), ids.end()));
+        };
+        const std::int64_t eos = tok.eos_id().value_or(-1);
+
+        // Splits of the records: defence 60%, attack 20%, held-out judged requests 20%.
+        auto records = defence::read_text_pairs(pairs_file, fields);
+        std::vector<int> labels(records.size(), 0);
+        auto split = eval::stratified_split(labels, 0.4, seed);
+        std::vector<defence::Pair> defence_pairs;
+        for (auto i : split.train)
+            defence_pairs.push_back(defence::make_pair(encode, records[i].prompt, records[i].harmful, refusal_proper(records[i].refusal), eos));
+        eval::ExperimentData d;
+        for (std::size_t k = 0; k < split.test.size(); ++k) {
+            const auto& r = records[split.test[k]];
+            if (k % 2 == 0) d.attack.push_back(train::make_example(encode, r.prompt, r.harmful, true, eos >= 0 ? std::optional<std::int64_t>(eos) : std::nullopt));
+            else d.eval_prompts.push_back(r.prompt);
+        }
+        for (const auto& p : defence_pairs) {  // probes: the request with its harmful answer, or with its refusal
+            auto h = p.prompt, s = p.prompt;
+            h.insert(h.end(), p.harmful.begin(), p.harmful.end());
+            s.insert(s.end(), p.harmless.begin(), p.harmless.end());
+            d.probe_positive.push_back(h);
+            d.probe_negative.push_back(s);
+        }
+        d.encode = encode;
+        d.decode = decode;
+
+        eval::ExperimentOptions o;
+        for (double lr : attack_lr) {
+            attack::AttackOptions a;
+            a.lr = lr;
+            a.samples = d.attack.size();
+            a.batch_size = 4;
+            a.max_len = 2 * max_len;
+            o.attacks.push_back(a);
+        }
+        o.harm.max_new_tokens = new_tokens;
+        o.harm.batch_size = 8;
+        if (eos >= 0) o.harm.stop_tokens = {eos};
+
+        std::vector<eval::DefenceSpec<float>> rows;
+        defence::DefenceOptions dopt;
+        dopt.lr = defence_lr;
+        dopt.epochs = defence_epochs;
+        dopt.max_len = 2 * max_len;
+        dopt.quiet = true;
+        for (const auto& n : defences) {
+            eval::DefenceSpec<float> spec{n, {}};
+            if (n == "repnoise")
+                spec.apply = [&](nn::CausalLM<float>& m, std::uint64_t s) { dopt.seed = s; defence::train(m, defence::repnoise(alpha, beta), defence_pairs, dopt); };
+            else if (n == "vaccine")
+                spec.apply = [&](nn::CausalLM<float>& m, std::uint64_t s) { dopt.seed = s; defence::vaccine(m, defence_pairs, {.rho = 1.0}, dopt); };
+            else if (n == "tar")
+                spec.apply = [&](nn::CausalLM<float>& m, std::uint64_t s) { dopt.seed = s; defence::tar(m, defence_pairs, {}, dopt); };
+            else if (n != "undefended")
+                throw value_error("unknown defence '" + n + "' (undefended, repnoise, vaccine, tar)");
+            rows.push_back(std::move(spec));
+        }
+
+        eval::Report report;
+        auto run = [&](auto& judge) {
+            std::fprintf(stderr, "judge: %s; %zu defence pairs, %zu attack examples, %zu judged requests\n", std::string(judge.name()).c_str(),
+                         defence_pairs.size(), d.attack.size(), d.eval_prompts.size());
+            eval::run_experiment(model, rows, d, judge, o, seed, report);
+        };
+        if (!judge_command.empty()) {
+            auto judge = eval::ExternalCommandJudge::shell(judge_command);
+            run(judge);
+        } else {
+            eval::ClassifierJudge judge([&](std::string_view s) { return tok.encode(std::string(s)); });
+            judge.fit(eval::read_decodingtrust_toxicity(judge_file));
+            run(judge);
+        }
+        report.metadata = {{"program", "defence_text"}, {"pairs", pairs_file}, {"model", model_dir.empty() ? "random gpt2 (smoke run)" : model_dir}};
+        if (!out_dir.empty()) {
+            auto files = eval::write_report(out_dir, report);
+            std::printf("%s", files.table.c_str());
+        } else {
+            std::printf("%s", eval::format_table(eval::summarize(report)).c_str());
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "defence_text: %s\n", e.what());
+        return 1;
+    }
+}
