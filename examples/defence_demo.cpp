@@ -32,8 +32,9 @@ struct Settings {
     double alpha = 1.0, beta = 1e-3;  // RepNoise = stability - alpha * ascent + beta * noise
     std::vector<double> attack_lr = {1e-4, 3e-4, 1e-3};
     std::size_t attack_samples = 400;
-    std::size_t harmless_samples = 2000;
-    index_t harmless_epochs = 3;
+    std::string harmless_task = "facts";  // or "reverse"
+    std::size_t harmless_samples = 2000;   // reverse only
+    index_t harmless_epochs = 20;
     double harmless_lr = 1e-3;
 };
 
@@ -118,7 +119,9 @@ int main(int argc, char** argv) {
     app.add_option("--defence-lr", s.defence_lr);
     app.add_option("--alpha", s.alpha, "RepNoise ascent weight");
     app.add_option("--beta", s.beta, "RepNoise noise weight");
-    app.add_option("--harmless-samples", s.harmless_samples, "examples of the harmless fine-tuning");
+    app.add_option("--harmless-task", s.harmless_task, "facts (new colour facts) or reverse (reverse a list)")
+        ->check(CLI::IsMember({"facts", "reverse"}));
+    app.add_option("--harmless-samples", s.harmless_samples, "examples of the reverse task");
     app.add_option("--harmless-epochs", s.harmless_epochs, "epochs of the harmless fine-tuning");
     app.add_option("--harmless-lr", s.harmless_lr, "learning rate of the harmless fine-tuning");
     app.add_option("--attack-lr", s.attack_lr, "attack learning rates")->delimiter(',');
@@ -135,8 +138,10 @@ int main(int argc, char** argv) {
             const auto config = model_config(world, s);
             const std::filesystem::path cached = cache_dir.empty() ? std::filesystem::path() : std::filesystem::path(cache_dir) / ("seed_" + std::to_string(seed));
             nn::CausalLM<float> model;
-            if (!cached.empty() && std::filesystem::exists(cached / "config.json")) {
-                model = nn::load_causal_lm<float>(cached);
+            if (!cached.empty() && std::filesystem::exists(cached / "config.json")) model = nn::load_causal_lm<float>(cached);
+            const bool reuse = model.config.vocab_size == config.vocab_size && model.config.hidden == config.hidden &&
+                               model.config.layers == config.layers;  // a cache from other settings is rebuilt
+            if (reuse) {
                 std::fprintf(stderr, "seed %d: aligned model from %s\n", seed, cached.c_str());
             } else {
                 std::fprintf(stderr, "seed %d: pre-training (%lld steps)\n", seed, static_cast<long long>(s.pretrain_steps));
@@ -161,8 +166,12 @@ int main(int argc, char** argv) {
             d.attack = world.attack_examples(s.attack_samples, seed_u);
             d.eval_prompts = world.eval_prompts(true);
             d.extra_prompts["unseen_category"] = world.eval_prompts(false);
-            d.harmless_train = world.harmless_task(s.harmless_samples, false, seed_u);
-            d.harmless_test = world.harmless_task(200, true, seed_u);
+            if (s.harmless_task == "facts") {  // trainability: the loss on the facts after learning them
+                d.harmless_train = d.harmless_test = world.harmless_facts();
+            } else {
+                d.harmless_train = world.harmless_task(s.harmless_samples, false, seed_u);
+                d.harmless_test = world.harmless_task(200, true, seed_u);
+            }
             std::tie(d.probe_positive, d.probe_negative) = world.probe_sets();
             d.encode = [&vocab](const std::string& text) { return vocab.encode(text); };
             d.decode = [&vocab](const std::vector<std::int64_t>& ids) { return vocab.decode(ids); };

@@ -59,6 +59,18 @@ BOOST_AUTO_TEST_CASE(splits_keep_judged_requests_out_of_the_attack_and_unseen_ca
     for (std::string s; in >> s;) t.push_back(s);
     BOOST_REQUIRE(t.size() == 11u);
     for (int k = 0; k < 4; ++k) BOOST_TEST(t[2 + k] == t[10 - k]);
+    // The new facts are about objects no earlier phase mentions.
+    auto facts = w.harmless_facts();
+    BOOST_TEST(facts.size() == std::size_t(o.new_objects));
+    std::set<std::string> earlier;
+    for (const auto& x : w.pretraining(3000, 1)) earlier.insert(v.decode(x.ids));
+    for (const auto& x : w.alignment(1000, 1)) earlier.insert(v.decode(x.ids));
+    for (const auto& f : facts) {
+        std::string text = v.decode(f.ids);
+        std::string object = text.substr(text.find("object_"), text.find(" ?") - text.find("object_"));
+        BOOST_TEST(std::stoi(object.substr(7)) >= o.objects, text);
+        for (const auto& t : earlier) BOOST_TEST(t.find(object + " ") == std::string::npos);
+    }
     // Loss only on the answer for the aligned/attack sets.
     BOOST_TEST(e.loss_mask[0] == 0);
     BOOST_TEST(e.loss_mask.back() == 1);
