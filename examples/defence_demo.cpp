@@ -29,7 +29,10 @@ struct Settings {
     int hidden = 64, layers = 3;
     index_t pretrain_steps = 1500, align_steps = 100, defence_steps = 100;
     double pretrain_lr = 3e-3, align_lr = 1e-3, defence_lr = 1e-3;
-    double alpha = 1.0, beta = 1e-3;  // RepNoise = stability - alpha * ascent + beta * noise
+    // RepNoise = stability - alpha * ascent + beta * noise. The library's defaults (alpha 1, beta 1e-3)
+    // protect this world as well but cost the harmless task ~23% of its loss; a grid over alpha, beta
+    // and the defence's learning rate on 3 seeds chose these (see the README).
+    double alpha = 0.5, beta = 1.0;
     std::vector<double> attack_lr = {1e-4, 3e-4, 1e-3};
     std::size_t attack_samples = 400;
     std::string harmless_task = "facts";  // or "reverse"
