@@ -22,8 +22,12 @@ template <FloatElement T, Device D>
 ag::Var<T, D> logit_lens_loss(Context<T, D>& ctx) {
     const auto& f = ctx.harmful();
     const auto& model = ctx.model();
-    ag::Var<T, D> total = ag::cross_entropy(f.logits, ctx.targets(Side::harmful));
-    for (const auto& h : f.hidden) total = total + ag::cross_entropy(model.lm_head(model.final_norm(h)), ctx.targets(Side::harmful));
+    ag::Var<T, D> final_ce = ag::cross_entropy(f.logits, ctx.targets(Side::harmful));
+    // The last layer's lens is the final logits themselves: count that CE twice instead of
+    // projecting onto the vocabulary again.
+    ag::Var<T, D> total = final_ce * 2.0;
+    for (std::size_t l = 0; l + 1 < f.hidden.size(); ++l)
+        total = total + ag::cross_entropy(model.lm_head(model.final_norm(f.hidden[l])), ctx.targets(Side::harmful));
     return total / double(f.hidden.size() + 1);
 }
 
