@@ -4,6 +4,9 @@
 // element i of a random tensor depends only on i, never on which thread computed it.
 
 #include <cstdint>
+#include <numeric>
+#include <utility>
+#include <vector>
 
 #include "ward/core/config.hpp"
 #include "ward/core/math.hpp"
@@ -103,5 +106,14 @@ private:
     std::uint32_t k0_, k1_;
     std::uint64_t offset_ = 0;
 };
+
+/// 0 .. n-1 shuffled (Fisher-Yates) by draws from `gen`: the epoch orders of the training loops, so
+/// an order depends on the generator's seed and stream alone.
+inline std::vector<std::size_t> shuffled_indices(std::size_t n, Generator gen) {
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), std::size_t(0));
+    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[static_cast<std::size_t>(gen.uniform() * double(i)) % i]);
+    return order;
+}
 
 }  // namespace ward

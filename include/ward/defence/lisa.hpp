@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ward/core/rng.hpp"
 #include "ward/defence/batch.hpp"
 #include "ward/nn/module.hpp"
 #include "ward/optim/adam.hpp"
@@ -62,10 +63,7 @@ public:
 
 private:
     void shuffle() {
-        order_.resize(data_->size());
-        std::iota(order_.begin(), order_.end(), 0);
-        Generator g(seed_, stream_ + 0x1000u * static_cast<std::uint64_t>(epoch_++));
-        for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[static_cast<std::size_t>(g.uniform() * double(i)) % i]);
+        order_ = shuffled_indices(data_->size(), Generator(seed_, stream_ + 0x1000u * static_cast<std::uint64_t>(epoch_++)));
         pos_ = 0;
     }
     const std::vector<train::Example>* data_;

@@ -23,9 +23,10 @@ struct TextPairFields {
 
 inline std::vector<TextPair> read_text_pairs(const std::filesystem::path& path, const TextPairFields& fields = {}) {
     std::vector<TextPair> out;
-    for (const auto& r : io::read_json_records(path))
+    io::for_each_json_record(path, [&](const io::JsonRecord& r) {
         out.push_back({io::json_text(r.value, fields.prompt, r.where), io::json_text(r.value, fields.harmful, r.where),
                        io::json_text(r.value, fields.refusal, r.where)});
+    });
     if (out.empty()) throw value_error(path.string() + ": no records");
     return out;
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ward/core/rng.hpp"
 #include "ward/defence/term.hpp"
 #include "ward/nn/module.hpp"
 #include "ward/optim/adam.hpp"
@@ -76,11 +77,7 @@ DefenceResult run_defence(nn::CausalLM<T, cpu>& model, const std::vector<Pair>& 
     DefenceResult res;
     double tokens = 0;
     for (index_t epoch = 0, s = 0; epoch < opt.epochs && s < total; ++epoch) {
-        std::vector<std::size_t> order(pairs.size());
-        std::iota(order.begin(), order.end(), 0);
-        Generator shuffle(opt.seed, 0x5348u + static_cast<std::uint64_t>(epoch));
-        for (std::size_t i = order.size(); i > 1; --i)
-            std::swap(order[i - 1], order[static_cast<std::size_t>(shuffle.uniform() * double(i)) % i]);
+        const std::vector<std::size_t> order = shuffled_indices(pairs.size(), Generator(opt.seed, 0x5348u + static_cast<std::uint64_t>(epoch)));
         for (index_t b = 0; b < per_epoch && s < total; ++b, ++s) {
             std::vector<std::size_t> rows(order.begin() + b * opt.batch_size,
                                           order.begin() + std::min<index_t>((b + 1) * opt.batch_size, static_cast<index_t>(order.size())));

@@ -120,10 +120,7 @@ public:
         ClassifierFit result;
         std::vector<std::size_t> order(data.size());
         for (index_t epoch = 0; epoch < opt_.epochs; ++epoch) {
-            std::iota(order.begin(), order.end(), 0);
-            Generator shuffle(opt_.seed, 1 + static_cast<std::uint64_t>(epoch));
-            for (std::size_t i = order.size(); i > 1; --i)
-                std::swap(order[i - 1], order[static_cast<std::size_t>(shuffle.uniform() * double(i)) % i]);
+            order = shuffled_indices(data.size(), Generator(opt_.seed, 1 + static_cast<std::uint64_t>(epoch)));
             double total = 0;
             for (std::size_t start = 0; start < order.size(); start += static_cast<std::size_t>(opt_.batch_size)) {
                 const std::size_t stop = std::min(order.size(), start + static_cast<std::size_t>(opt_.batch_size));

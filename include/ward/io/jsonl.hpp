@@ -37,11 +37,12 @@ inline std::string json_text(const nlohmann::json& obj, const std::string& dotte
     return node->get<std::string>();
 }
 
-/// Every record of a JSON Lines file, or of a file holding one JSON array (first non-blank '[').
-inline std::vector<JsonRecord> read_json_records(const std::filesystem::path& path) {
+/// Calls f(record) for every record of a JSON Lines file, or of a file holding one JSON array (first
+/// non-blank '['), in file order, so the first bad record is the one reported.
+template <class F>
+void for_each_json_record(const std::filesystem::path& path, F&& f) {
     std::ifstream in(path);
     if (!in) throw io_error("cannot open " + path.string());
-    std::vector<JsonRecord> out;
     const char first = static_cast<char>((in >> std::ws).peek());
     if (first == '[') {
         std::stringstream all;
@@ -52,8 +53,8 @@ inline std::vector<JsonRecord> read_json_records(const std::filesystem::path& pa
         } catch (const nlohmann::json::exception& e) {
             throw parse_error(path.string() + ": not valid JSON (" + e.what() + ")");
         }
-        for (std::size_t i = 0; i < arr.size(); ++i) out.push_back({arr[i], path.string() + ": record " + std::to_string(i + 1)});
-        return out;
+        for (std::size_t i = 0; i < arr.size(); ++i) f(JsonRecord{arr[i], path.string() + ": record " + std::to_string(i + 1)});
+        return;
     }
     in.clear();
     in.seekg(0);
@@ -61,13 +62,14 @@ inline std::vector<JsonRecord> read_json_records(const std::filesystem::path& pa
     for (std::size_t line = 1; std::getline(in, text); ++line) {
         if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
         const std::string where = path.string() + ":" + std::to_string(line);
+        nlohmann::json value;
         try {
-            out.push_back({nlohmann::json::parse(text), where});
+            value = nlohmann::json::parse(text);
         } catch (const nlohmann::json::exception& e) {
             throw parse_error(where + ": not valid JSON (" + e.what() + ")");
         }
+        f(JsonRecord{std::move(value), where});
     }
-    return out;
 }
 
 struct PromptResponse {
@@ -83,8 +85,9 @@ struct JsonlFields {
 /// Every record's prompt and response.
 inline std::vector<PromptResponse> read_jsonl(const std::filesystem::path& path, const JsonlFields& fields = {}) {
     std::vector<PromptResponse> out;
-    for (const auto& r : read_json_records(path))
+    for_each_json_record(path, [&](const JsonRecord& r) {
         out.push_back({json_text(r.value, fields.prompt, r.where), json_text(r.value, fields.response, r.where)});
+    });
     return out;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "ward/core/rng.hpp"
 #include "ward/autograd/loss.hpp"
 #include "ward/autograd/shape_ops.hpp"
 #include "ward/nn/module.hpp"
@@ -154,11 +155,7 @@ TrainResult train_lm(nn::CausalLM<T, cpu>& model, const std::vector<Example>& tr
     index_t step = 0;
     for (index_t epoch = 0; epoch < opt.epochs && step < total_steps; ++epoch) {
         // The epoch's order depends on (seed, epoch) only, so a resumed run sees the same batches.
-        std::vector<std::size_t> order(train_data.size());
-        std::iota(order.begin(), order.end(), 0);
-        Generator shuffle(opt.seed, static_cast<std::uint64_t>(epoch));
-        for (std::size_t i = order.size(); i > 1; --i)
-            std::swap(order[i - 1], order[static_cast<std::size_t>(shuffle.uniform() * double(i)) % i]);
+        const std::vector<std::size_t> order = shuffled_indices(train_data.size(), Generator(opt.seed, static_cast<std::uint64_t>(epoch)));
         for (index_t s = 0; s < steps_per_epoch && step < total_steps; ++s, ++step) {
             if (step < res.resumed_from) continue;  // already done before the checkpoint
             double step_loss = 0;
