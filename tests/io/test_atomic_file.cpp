@@ -199,4 +199,19 @@ BOOST_AUTO_TEST_CASE(relative_path_in_the_working_directory) {
     BOOST_TEST(dir.entries() == std::vector<std::string>{"plain-name.txt"});
 }
 
+BOOST_AUTO_TEST_CASE(remove_durably_removes_a_file_ignores_a_missing_one_and_reports_failure) {
+    TempDir dir;
+    write_plain(dir.path / "stale.safetensors", "old weights");
+    write_plain(dir.path / "keep", "k");
+    ward::io::remove_durably(dir.path / "stale.safetensors");
+    BOOST_TEST(dir.entries() == std::vector<std::string>{"keep"});
+    ward::io::remove_durably(dir.path / "stale.safetensors");  // already gone: nothing to do
+    BOOST_TEST(dir.entries() == std::vector<std::string>{"keep"});
+    fs::create_directory(dir.path / "full");  // a non-empty directory cannot be removed as a file
+    write_plain(dir.path / "full" / "inside", "x");
+    std::string msg = message_of([&] { ward::io::remove_durably(dir.path / "full"); });
+    BOOST_TEST(msg.find((dir.path / "full").string()) != std::string::npos, msg);
+    BOOST_TEST(read_file(dir.path / "full" / "inside") == "x");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,6 +5,7 @@
 // when anything fails (a full disk, an exception thrown by the caller's writer part-way, a kill
 // before the rename) the old file is untouched and the temporary file is removed (a kill -9
 // leaves at most a hidden `.<name>.tmp-XXXXXX` next to it, which no reader opens).
+// remove_durably takes a file away with the same care (the removal is fsync'ed too).
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -87,6 +88,17 @@ private:
     }
 };
 
+/// fsync of a directory, which makes renames and removals in it durable: 0, or the errno of a real
+/// I/O error. Some file systems cannot fsync a directory (EINVAL, EROFS); that is not an error.
+inline int fsync_directory(const std::filesystem::path& dir) {
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return 0;
+    int rc = ::fsync(dfd);
+    int err = errno;
+    ::close(dfd);
+    return rc != 0 && err != EINVAL && err != EROFS ? err : 0;
+}
+
 /// Owns the temporary file until it has been renamed into place; removes it otherwise.
 class TempFile {
 public:
@@ -141,15 +153,9 @@ private:
     int fd_ = -1;
     bool committed_ = false;
 
-    /// Makes the rename durable. Some file systems cannot fsync a directory (EINVAL); the file is
-    /// in place by then, so only a real I/O error is reported.
+    /// Makes the rename durable; the file is in place by then, so only a real I/O error is reported.
     void sync_directory() const {
-        int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) return;
-        int rc = ::fsync(dfd);
-        int err = errno;
-        ::close(dfd);
-        if (rc != 0 && err != EINVAL && err != EROFS)
+        if (int err = fsync_directory(dir_))
             throw io_error("wrote '" + target_.string() + "', but fsync of its directory '" + dir_.string() +
                            "' failed: " + errno_text(err));
     }
@@ -173,6 +179,19 @@ inline void write_atomically(const std::filesystem::path& path, const std::funct
     }
     if (!out) throw io_error("cannot write '" + path.string() + "': the output stream failed");
     tmp.commit();
+}
+
+/// Removes `path` if it is there and makes the removal durable, so that a crash cannot bring back
+/// a file removed to keep readers away from it. Throws io_error naming the path on failure.
+inline void remove_durably(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (!std::filesystem::remove(path, ec)) {
+        if (ec) throw io_error("cannot remove '" + path.string() + "': " + ec.message());
+        return;  // it was not there
+    }
+    std::filesystem::path dir = path.parent_path();
+    if (int err = detail::fsync_directory(dir.empty() ? "." : dir))
+        throw io_error("removed '" + path.string() + "', but fsync of its directory failed: " + detail::errno_text(err));
 }
 
 /// Writes `bytes` to `path` atomically.
