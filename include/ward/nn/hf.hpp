@@ -2,13 +2,16 @@
 // Hugging Face model directories: config.json + model.safetensors (or sharded, with
 // model.safetensors.index.json). load_causal_lm reads GPT2LMHeadModel, LlamaForCausalLM and
 // Qwen2ForCausalLM checkpoints into a CausalLM with the same parameter names; save_pretrained
-// writes a directory that transformers loads unchanged.
+// writes a directory that transformers loads unchanged, in one file or in shards.
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -121,6 +124,46 @@ inline nlohmann::json config_to_hf(const TransformerConfig& c) {
 }
 
 namespace detail {
+inline const std::string single_file = "model.safetensors";
+inline const std::string index_file = "model.safetensors.index.json";
+
+/// Hugging Face's name for shard k (from 1) of n.
+inline std::string shard_name(std::size_t k, std::size_t n) {
+    char name[64];
+    std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", k, n);
+    return name;
+}
+/// Whether a file name is a shard name of any count (a digit wherever the pattern has a 0).
+inline bool is_shard_name(const std::string& f) {
+    const std::string pattern = "model-00000-of-00000.safetensors";
+    if (f.size() != pattern.size()) return false;
+    for (std::size_t i = 0; i < f.size(); ++i)
+        if (pattern[i] == '0' ? (f[i] < '0' || f[i] > '9') : f[i] != pattern[i]) return false;
+    return true;
+}
+
+/// The weight_map of a model.safetensors.index.json (tensor name -> shard file name): parse_error
+/// naming the file when it is not JSON, has no weight_map object, or maps a tensor to anything but
+/// the name of a file next to it.
+inline std::map<std::string, std::string> read_weight_map(const std::filesystem::path& file) {
+    nlohmann::json index = read_json(file);
+    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+        throw parse_error(file.string() + ": no weight_map object");
+    std::map<std::string, std::string> map;
+    for (const auto& item : index["weight_map"].items()) {
+        const auto& shard = item.value();
+        if (!shard.is_string())
+            throw parse_error(file.string() + ": weight_map entry '" + item.key() + "' is " + shard.type_name() +
+                              ", not a shard file name");
+        std::string name = shard.get<std::string>();
+        if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+            throw parse_error(file.string() + ": weight_map entry '" + item.key() + "' names '" + name +
+                              "', which is not a file in the index's directory");
+        map.emplace(item.key(), std::move(name));
+    }
+    return map;
+}
+
 /// Tensors a checkpoint may carry that are not parameters (causal-mask buffers, RoPE caches, a tied head).
 inline bool is_known_buffer(const std::string& name, const TransformerConfig& c) {
     auto ends_with = [&](const char* s) {
@@ -132,30 +175,44 @@ inline bool is_known_buffer(const std::string& name, const TransformerConfig& c)
 }
 }  // namespace detail
 
-/// Loads a Hugging Face model directory. Every parameter must be present with its shape; tensors
-/// that are neither parameters nor known buffers are an error (a sign of another architecture).
+/// Loads a Hugging Face model directory: config.json and model.safetensors, or the shards that
+/// model.safetensors.index.json lists. Where both are present model.safetensors wins, as in
+/// transformers (save_pretrained removes the layout it did not write). Every parameter must be
+/// present with its shape; tensors that are neither parameters nor known buffers are an error (a
+/// sign of another architecture). The index and its shards must agree: each tensor in the shard
+/// the index names (parse_error), each shard present (io_error), no shard holding a tensor the
+/// index puts elsewhere or leaves out (parse_error).
 template <FloatElement T, Device D = cpu>
 CausalLM<T, D> load_causal_lm(const std::filesystem::path& dir) {
     TransformerConfig c = config_from_hf(dir / "config.json");
     CausalLM<T, D> model(c, 0);
     // Which file holds which tensor.
-    std::vector<std::filesystem::path> files;
-    if (std::filesystem::exists(dir / "model.safetensors")) {
-        files.push_back(dir / "model.safetensors");
-    } else if (std::filesystem::exists(dir / "model.safetensors.index.json")) {
-        auto index = detail::read_json(dir / "model.safetensors.index.json");
-        if (!index.contains("weight_map") || !index["weight_map"].is_object())
-            throw parse_error((dir / "model.safetensors.index.json").string() + ": no weight_map");
-        std::set<std::string> shards;
-        for (const auto& item : index["weight_map"].items()) shards.insert(item.value().template get<std::string>());
-        for (const auto& s : shards) files.push_back(dir / s);
-    } else {
-        throw io_error(dir.string() + ": no model.safetensors or model.safetensors.index.json");
-    }
     std::map<std::string, std::shared_ptr<io::SafetensorsFile>> where;
-    for (const auto& f : files) {
-        auto file = std::make_shared<io::SafetensorsFile>(f);
+    if (std::filesystem::exists(dir / detail::single_file)) {
+        auto file = std::make_shared<io::SafetensorsFile>(dir / detail::single_file);
         for (const auto& n : file->names()) where[n] = file;
+    } else if (std::filesystem::exists(dir / detail::index_file)) {
+        const std::filesystem::path index = dir / detail::index_file;
+        std::map<std::string, std::shared_ptr<io::SafetensorsFile>> shards;
+        for (const auto& [name, shard] : detail::read_weight_map(index)) {
+            auto& file = shards[shard];
+            if (!file) {
+                if (!std::filesystem::exists(dir / shard))
+                    throw io_error(index.string() + ": shard '" + shard + "' (with tensor '" + name + "') is missing");
+                file = std::make_shared<io::SafetensorsFile>(dir / shard);
+            }
+            if (!file->contains(name))
+                throw parse_error(index.string() + ": tensor '" + name + "' is not in shard '" + shard +
+                                  "', where the index puts it");
+            where[name] = file;
+        }
+        for (const auto& [shard, file] : shards)
+            for (const auto& n : file->names())
+                if (auto it = where.find(n); it == where.end() || it->second != file)
+                    throw parse_error(file->path().string() + ": tensor '" + n + "' is not placed in this shard by " +
+                                      index.string());
+    } else {
+        throw io_error(dir.string() + ": no " + detail::single_file + " or " + detail::index_file);
     }
     std::set<std::string> used;
     auto find = [&](const std::string& name) -> std::pair<std::string, io::SafetensorsFile*> {
@@ -184,15 +241,70 @@ CausalLM<T, D> load_causal_lm(const std::filesystem::path& dir) {
     return model;
 }
 
-/// Writes config.json and model.safetensors (atomically) with Hugging Face's names.
+/// How save_pretrained lays out the weights.
+struct SaveOptions {
+    /// The most bytes of tensor data in one file; 0 writes one model.safetensors. With a limit the
+    /// tensors go, in the model's order, into model-00001-of-0000N.safetensors ... listed by
+    /// model.safetensors.index.json, a new shard starting when the next tensor would pass the limit
+    /// (so one larger than the limit gets a shard of its own): transformers' max_shard_size. As in
+    /// transformers, weights that fit in one shard are written as model.safetensors.
+    std::size_t max_shard_bytes = 0;
+};
+
+/// Writes config.json and the weights with Hugging Face's names, each file atomically. Replacing a
+/// single file is atomic as a whole; rewriting a sharded checkpoint in place is not (a kill
+/// part-way can leave the old index over some new shards of the same names), so save sharded
+/// checkpoints that must survive a kill to a fresh directory.
 template <FloatElement T, Device D>
-void save_pretrained(CausalLM<T, D>& model, const std::filesystem::path& dir) {
-    std::filesystem::create_directories(dir);
-    io::SafetensorsWriter w;
-    model.visit([&](const std::string& name, Var<T, D>& v) { w.add(name, v.value()); }, "");
-    w.add_metadata("format", "pt");
-    w.save(dir / "model.safetensors");
+void save_pretrained(CausalLM<T, D>& model, const std::filesystem::path& dir, const SaveOptions& options = {}) {
+    namespace fs = std::filesystem;
+    fs::create_directories(dir);
+    std::vector<io::SafetensorsWriter> shards(1);
+    std::vector<std::pair<std::string, std::size_t>> placed;  // tensor name, its shard
+    std::size_t filled = 0, total = 0;
+    model.visit(
+        [&](const std::string& name, Var<T, D>& v) {
+            const std::size_t bytes = static_cast<std::size_t>(v.value().numel()) * sizeof(T);
+            if (options.max_shard_bytes > 0 && shards.back().size() > 0 && filled + bytes > options.max_shard_bytes) {
+                shards.emplace_back();
+                filled = 0;
+            }
+            shards.back().add(name, v.value());
+            placed.emplace_back(name, shards.size() - 1);
+            filled += bytes;
+            total += bytes;
+        },
+        "");
+    std::set<std::string> written;
+    if (shards.size() == 1) {
+        shards[0].add_metadata("format", "pt");
+        shards[0].save(dir / detail::single_file);
+        written.insert(detail::single_file);
+    } else {
+        for (std::size_t k = 0; k < shards.size(); ++k) {
+            const std::string file = detail::shard_name(k + 1, shards.size());
+            shards[k].add_metadata("format", "pt");
+            shards[k].save(dir / file);
+            written.insert(file);
+        }
+        nlohmann::json index;
+        index["metadata"]["total_size"] = total;
+        index["weight_map"] = nlohmann::json::object();
+        for (const auto& [name, k] : placed) index["weight_map"][name] = detail::shard_name(k + 1, shards.size());
+        io::write_atomically(dir / detail::index_file, index.dump(2) + "\n");  // last: it makes the shards current
+        written.insert(detail::index_file);
+    }
     io::write_atomically(dir / "config.json", config_to_hf(model.config).dump(2) + "\n");
+    // Only now, with the new checkpoint complete, remove the weights an earlier save left: a stale
+    // model.safetensors would win over the new index, and a stale index or shards of another count
+    // are old weights the loader (or transformers) could still be pointed at.
+    std::vector<fs::path> stale;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        const std::string f = entry.path().filename().string();
+        if (!written.count(f) && (f == detail::single_file || f == detail::index_file || detail::is_shard_name(f)))
+            stale.push_back(entry.path());
+    }
+    for (const auto& p : stale) io::remove_durably(p);
 }
 
 }  // namespace ward::nn
