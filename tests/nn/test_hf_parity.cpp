@@ -1,10 +1,23 @@
 // Tiny random-weight GPT-2, Llama (GQA, RoPE, SwiGLU) and Qwen2 (qkv bias, tied head) checkpoints
 // written by Hugging Face transformers (tests/nn/fixtures/make_hf_reference.py): ward's logits and
 // loss match transformers' within 1e-4 relative, every parameter gradient within 1e-3, and a model
-// ward saves loads back to the same logits.
+// ward saves loads back to the same logits. Sharded checkpoints (model.safetensors.index.json):
+// transformers' (llama_sharded/, make_hf_sharded.py) loads to the same logits, ward's own follow
+// transformers' layout and load back bit for bit, a save in one layout removes the other, and an
+// index that disagrees with its shards is reported naming the files.
 #include <boost/test/unit_test.hpp>
 
+#include <stdlib.h>
+
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include <ward/autograd.hpp>
 #include <ward/io.hpp>
@@ -66,6 +79,82 @@ void check_family(const char* name) {
     BOOST_TEST(saved.names() == original.names(), boost::test_tools::per_element());
 }
 
+/// A fresh directory under the system's temporary directory, removed with its contents at scope exit.
+struct ScratchDir {
+    std::filesystem::path path;
+    explicit ScratchDir(const std::string& tag) {
+        std::string pattern = (std::filesystem::temp_directory_path() / ("ward_hf_" + tag + "_XXXXXX")).string();
+        BOOST_REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+        path = pattern;
+    }
+    ~ScratchDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+};
+
+/// Every name in a directory (hidden ones too), sorted.
+std::vector<std::string> listing(const std::filesystem::path& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+nlohmann::json read_json(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    BOOST_REQUIRE_MESSAGE(in, "cannot open " << file);
+    return nlohmann::json::parse(in);
+}
+
+/// What a sharded directory of n shards must hold, by Hugging Face's naming.
+std::vector<std::string> sharded_listing(std::size_t n) {
+    std::vector<std::string> names{"config.json", "model.safetensors.index.json"};
+    for (std::size_t k = 1; k <= n; ++k) {
+        char name[64];
+        std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", k, n);
+        names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+/// Parameter names in the model's order, with their bytes as float32.
+std::vector<std::pair<std::string, std::size_t>> parameter_bytes(nn::CausalLM<float>& model) {
+    std::vector<std::pair<std::string, std::size_t>> out;
+    model.visit([&](const std::string& name, ag::Var<float>& v) { out.emplace_back(name, v.value().numel() * sizeof(float)); }, "");
+    return out;
+}
+
+/// Multiplies one parameter by f, so that a reload can tell this model's weights from earlier ones.
+void scale_parameter(nn::CausalLM<float>& model, const std::string& which, float f) {
+    model.visit(
+        [&](const std::string& name, ag::Var<float>& v) {
+            if (name != which) return;
+            std::vector<float> values = v.value().to_vector();
+            for (float& x : values) x *= f;
+            v = ag::Var<float>(Tensor<float>::from_vector(values, v.shape()), true);
+        },
+        "");
+}
+
+/// The message of the E that f throws; an error (and "") when it throws something else or nothing.
+template <class E, class F>
+std::string message_of(F&& f) {
+    try {
+        f();
+    } catch (const E& e) {
+        return e.what();
+    } catch (const std::exception& e) {
+        BOOST_ERROR("threw an exception of another type: " << e.what());
+        return {};
+    }
+    BOOST_ERROR("threw nothing");
+    return {};
+}
+
+bool mentions(const std::string& message, const std::string& what) { return message.find(what) != std::string::npos; }
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(nn_hf_parity)
@@ -89,6 +178,212 @@ BOOST_AUTO_TEST_CASE(bad_directories_are_reported) {
     // an unsupported architecture
     io::write_atomically(dir / "config.json", std::string(R"({"model_type": "bert", "vocab_size": 10})"));
     BOOST_CHECK_THROW(nn::load_causal_lm<float>(dir), parse_error);
+}
+
+BOOST_AUTO_TEST_CASE(llama_sharded_by_transformers_loads_to_the_reference_logits) {
+    const auto dir = fixtures / "llama_sharded";
+    // The fixture really is sharded: no single file, an index over more than one shard.
+    BOOST_REQUIRE(!std::filesystem::exists(dir / "model.safetensors"));
+    const auto index = read_json(dir / "model.safetensors.index.json");
+    std::set<std::string> shards;
+    for (const auto& item : index["weight_map"].items()) shards.insert(item.value().get<std::string>());
+    BOOST_TEST(shards.size() >= 2u);
+    auto model = nn::load_causal_lm<float>(dir);
+    io::SafetensorsFile ref(fixtures / "llama" / "reference.safetensors");
+    auto ids = ref.get<std::int64_t>("ids");
+    Tensor<float> logits = model.forward(ids).logits.value();
+    double err = relative_error(logits, ref.get<float>("logits"));
+    BOOST_TEST(err <= 1e-4, "logits relative error " << err);
+    // The shards hold llama/'s weights, so the logits are those of the single-file model exactly.
+    auto single = nn::load_causal_lm<float>(fixtures / "llama");
+    BOOST_TEST(logits.to_vector() == single.forward(ids).logits.value().to_vector());
+}
+
+BOOST_AUTO_TEST_CASE(sharded_save_follows_transformers_layout_and_loads_back_bitwise) {
+    auto model = nn::load_causal_lm<float>(fixtures / "llama");
+    // The embedding and the head (101 x 32 floats, 12928 bytes each) pass the limit: a shard each.
+    const std::size_t limit = 10000;
+    // A fixed name, like the single-file round trips: check_ward_saved.py loads it in transformers.
+    const auto dir = std::filesystem::temp_directory_path() / "ward_hf_roundtrip_llama_sharded";
+    std::filesystem::remove_all(dir);
+    nn::save_pretrained(model, dir, {.max_shard_bytes = limit});
+
+    auto index = read_json(dir / "model.safetensors.index.json");
+    const auto& map = index["weight_map"];
+    std::set<std::string> shard_files;
+    for (const auto& item : map.items()) shard_files.insert(item.value().get<std::string>());
+    const std::size_t n = shard_files.size();
+    BOOST_TEST(n >= 3u);
+    BOOST_TEST(listing(dir) == sharded_listing(n), boost::test_tools::per_element());
+
+    // Every parameter exactly once: in the map, and in the one shard the map names.
+    const auto params = parameter_bytes(model);
+    std::size_t total = 0, stored = 0;
+    for (const auto& [name, bytes] : params) {
+        total += bytes;
+        BOOST_TEST_REQUIRE(map.contains(name), "weight_map lacks " << name);
+    }
+    BOOST_TEST(map.size() == params.size());
+    BOOST_TEST(index["metadata"]["total_size"].get<std::size_t>() == total);
+    for (const auto& file : shard_files) {
+        io::SafetensorsFile shard(dir / file);
+        BOOST_TEST(shard.metadata().at("format") == "pt");
+        std::vector<std::string> want;
+        for (const auto& item : map.items())
+            if (item.value() == file) want.push_back(item.key());
+        BOOST_TEST(shard.names() == want, boost::test_tools::per_element());  // both sorted
+        stored += shard.size();
+    }
+    BOOST_TEST(stored == params.size());
+
+    // Shards in the model's order, each filled until the next tensor would pass the limit; only a
+    // tensor larger than the limit makes a shard larger than it, and it is then alone.
+    std::vector<std::size_t> shard_bytes(n + 1, 0), shard_count(n + 1, 0);
+    std::size_t previous = 1;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        const auto& [name, bytes] = params[i];
+        const std::string file = map[name];
+        const std::size_t k = std::stoul(file.substr(6, 5));
+        BOOST_TEST_REQUIRE((k == previous || k == previous + 1), name << " is in shard " << k << " after shard " << previous);
+        if (k == previous + 1)  // a new shard only when this tensor did not fit in the last one
+            BOOST_TEST(shard_bytes[previous] + bytes > limit, name << " would have fitted in shard " << previous);
+        shard_bytes[k] += bytes;
+        ++shard_count[k];
+        previous = k;
+    }
+    BOOST_TEST(previous == n);
+    for (std::size_t k = 1; k <= n; ++k)
+        BOOST_TEST((shard_bytes[k] <= limit || shard_count[k] == 1), "shard " << k << " holds " << shard_bytes[k] << " bytes");
+    BOOST_TEST(map["model.embed_tokens.weight"] != map["lm_head.weight"]);
+
+    auto again = nn::load_causal_lm<float>(dir);
+    io::SafetensorsFile ref(fixtures / "llama" / "reference.safetensors");
+    auto ids = ref.get<std::int64_t>("ids");
+    BOOST_TEST(again.forward(ids).logits.value().to_vector() == model.forward(ids).logits.value().to_vector());
+}
+
+BOOST_AUTO_TEST_CASE(saving_one_layout_over_another_leaves_no_stale_weights) {
+    ScratchDir dir("relayout");
+    auto model = nn::load_causal_lm<float>(fixtures / "llama");
+    io::SafetensorsFile ref(fixtures / "llama" / "reference.safetensors");
+    auto ids = ref.get<std::int64_t>("ids");
+    auto logits_of = [&](nn::CausalLM<float>& m) { return m.forward(ids).logits.value().to_vector(); };
+    auto shards_in_index = [&] {
+        const auto index = read_json(dir.path / "model.safetensors.index.json");
+        std::set<std::string> files;
+        for (const auto& item : index["weight_map"].items()) files.insert(item.value().get<std::string>());
+        return files.size();
+    };
+    const std::vector<std::string> single{"config.json", "model.safetensors"};
+    const auto original = logits_of(model);
+
+    nn::save_pretrained(model, dir.path, {.max_shard_bytes = 10000});
+    const std::size_t many = shards_in_index();
+    BOOST_TEST(listing(dir.path) == sharded_listing(many), boost::test_tools::per_element());
+
+    // Single over sharded: the index and every shard go; the new weights load.
+    scale_parameter(model, "model.norm.weight", 0.5f);
+    const auto halved = logits_of(model);
+    BOOST_TEST_REQUIRE(halved != original);
+    nn::save_pretrained(model, dir.path);
+    BOOST_TEST(listing(dir.path) == single, boost::test_tools::per_element());
+    auto loaded = nn::load_causal_lm<float>(dir.path);
+    BOOST_TEST(logits_of(loaded) == halved);
+
+    // Sharded over single: model.safetensors (which the loader would prefer) goes.
+    scale_parameter(model, "model.norm.weight", 3.0f);
+    const auto tripled = logits_of(model);
+    BOOST_TEST_REQUIRE(tripled != halved);
+    nn::save_pretrained(model, dir.path, {.max_shard_bytes = 40000});
+    const std::size_t few = shards_in_index();
+    BOOST_TEST_REQUIRE(few < many);
+    BOOST_TEST(listing(dir.path) == sharded_listing(few), boost::test_tools::per_element());
+    loaded = nn::load_causal_lm<float>(dir.path);
+    BOOST_TEST(logits_of(loaded) == tripled);
+
+    // Sharded over sharded of another count: the shards named ...-of-<few> go.
+    nn::save_pretrained(model, dir.path, {.max_shard_bytes = 10000});
+    BOOST_TEST(listing(dir.path) == sharded_listing(many), boost::test_tools::per_element());
+    loaded = nn::load_causal_lm<float>(dir.path);
+    BOOST_TEST(logits_of(loaded) == tripled);
+
+    // A limit the whole model fits in writes one model.safetensors, as transformers does.
+    nn::save_pretrained(model, dir.path, {.max_shard_bytes = std::size_t(1) << 30});
+    BOOST_TEST(listing(dir.path) == single, boost::test_tools::per_element());
+    loaded = nn::load_causal_lm<float>(dir.path);
+    BOOST_TEST(logits_of(loaded) == tripled);
+}
+
+BOOST_AUTO_TEST_CASE(an_index_that_disagrees_with_its_shards_is_reported_naming_the_files) {
+    ScratchDir dir("bad_index");
+    const auto fixture = fixtures / "llama_sharded";
+    const auto index = dir.path / "model.safetensors.index.json";
+    auto reset = [&] {
+        for (const auto& e : std::filesystem::directory_iterator(dir.path)) std::filesystem::remove(e.path());
+        for (const auto& e : std::filesystem::directory_iterator(fixture))
+            std::filesystem::copy_file(e.path(), dir.path / e.path().filename());
+    };
+    auto load = [&] { nn::load_causal_lm<float>(dir.path); };
+    auto rewrite = [&](const nlohmann::json& j) { io::write_atomically(index, j.dump(2)); };
+    reset();
+    BOOST_REQUIRE_NO_THROW(load());  // the copy itself is sound
+    const nlohmann::json good = read_json(index);
+    const std::string first = "model-00001-of-00003.safetensors", second = "model-00002-of-00003.safetensors";
+    std::string in_first;  // a tensor the first shard holds
+    for (const auto& item : good["weight_map"].items())
+        if (item.value() == first) in_first = item.key();
+    BOOST_REQUIRE(!in_first.empty());
+
+    // The index puts a tensor in a shard that does not hold it.
+    nlohmann::json moved = good;
+    moved["weight_map"][in_first] = second;
+    rewrite(moved);
+    std::string msg = message_of<parse_error>(load);
+    BOOST_TEST(mentions(msg, index.string()), msg);
+    BOOST_TEST(mentions(msg, "'" + in_first + "'"), msg);
+    BOOST_TEST(mentions(msg, second), msg);
+
+    // A shard holds a tensor the index leaves out.
+    nlohmann::json dropped = good;
+    dropped["weight_map"].erase(in_first);
+    rewrite(dropped);
+    msg = message_of<parse_error>(load);
+    BOOST_TEST(mentions(msg, (dir.path / first).string()), msg);
+    BOOST_TEST(mentions(msg, "'" + in_first + "'"), msg);
+
+    // A shard the index names is missing.
+    rewrite(good);
+    std::filesystem::remove(dir.path / second);
+    msg = message_of<io_error>(load);
+    BOOST_TEST(mentions(msg, index.string()), msg);
+    BOOST_TEST(mentions(msg, second), msg);
+    reset();
+
+    // Malformed indexes: not JSON, no weight_map object, a file name that is not a string, a path
+    // out of the directory.
+    io::write_atomically(index, std::string(R"({"weight_map": {"lm_head.weight": )"));
+    msg = message_of<parse_error>(load);
+    BOOST_TEST(mentions(msg, index.string()), msg);
+    rewrite({{"metadata", {{"total_size", 1}}}, {"weight_map", {1, 2}}});
+    msg = message_of<parse_error>(load);
+    BOOST_TEST(mentions(msg, index.string()), msg);
+    BOOST_TEST(mentions(msg, "weight_map"), msg);
+    nlohmann::json number = good;
+    number["weight_map"][in_first] = 1;
+    rewrite(number);
+    msg = message_of<parse_error>(load);
+    BOOST_TEST(mentions(msg, index.string()), msg);
+    BOOST_TEST(mentions(msg, "'" + in_first + "'"), msg);
+    nlohmann::json outside = good;
+    outside["weight_map"][in_first] = "../" + first;
+    rewrite(outside);
+    msg = message_of<parse_error>(load);
+    BOOST_TEST(mentions(msg, index.string()), msg);
+    BOOST_TEST(mentions(msg, "../" + first), msg);
+
+    // Beside a model.safetensors the index is not read: the single file wins, as in transformers.
+    std::filesystem::copy_file(fixtures / "llama" / "model.safetensors", dir.path / "model.safetensors");
+    BOOST_CHECK_NO_THROW(load());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
