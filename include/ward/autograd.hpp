@@ -1,6 +1,7 @@
 #pragma once
 // Reverse-mode autograd: Var, the tape, every differentiable op, losses and gradcheck.
 
+#include "ward/autograd/attention.hpp"
 #include "ward/autograd/elementwise.hpp"
 #include "ward/autograd/fused.hpp"
 #include "ward/autograd/gradcheck.hpp"

@@ -28,8 +28,17 @@ namespace detail {
 /// summed in.
 template <class N, class T, class D>
 void accumulate_fresh(N& in, Tensor<T, D>&& g) {
-    if (!in.grad.defined() && g.shape() == in.value.shape() && g.is_contiguous() && g.storage() &&
-        g.storage().use_count() == 1)
+    // A leaf's gradient is what optimisers and users read: it is kept contiguous. An intermediate's
+    // may be any view that covers its storage once (a permutation), since backward functions read
+    // gradients through strides and later ones are summed into it in place.
+    auto covers_storage_once = [&] {
+        if (static_cast<std::size_t>(g.numel()) != g.storage()->size()) return false;
+        for (int d = 0; d < g.rank(); ++d)
+            if (g.size(d) > 1 && g.stride(d) == 0) return false;
+        return true;
+    };
+    if (!in.grad.defined() && g.shape() == in.value.shape() && g.storage() && g.storage().use_count() == 1 &&
+        (g.is_contiguous() || (!in.is_leaf() && covers_storage_once())))
         in.grad = std::move(g);
     else
         in.accumulate(g);

@@ -11,17 +11,29 @@
 
 namespace ward::ag {
 
+namespace detail {
+/// Backward of a view op: input 0's gradient is view(this node's gradient). The node is done with
+/// its gradient (unless it keeps it), so the view is handed over without a copy.
+template <FloatElement T, Device D, class View>
+void pass_view(Node<T, D>& self, View&& view) {
+    Tensor<T, D> g = self.retain_grad ? self.grad : std::move(self.grad);
+    Tensor<T, D> v = view(g);
+    g = Tensor<T, D>();
+    accumulate_fresh(*self.inputs[0], std::move(v));
+}
+}  // namespace detail
+
 template <FloatElement T, Device D>
 Var<T, D> reshape(const Var<T, D>& a, const Shape& to) {
     Shape in = a.shape();
     return Var<T, D>::make(a.value().reshape(to), {a}, "reshape",
-                           [in](Node<T, D>& self) { self.inputs[0]->accumulate(self.grad.reshape(in)); });
+                           [in](Node<T, D>& self) { detail::pass_view(self, [&](const Tensor<T, D>& g) { return g.reshape(in); }); });
 }
 
 template <FloatElement T, Device D>
 Var<T, D> transpose(const Var<T, D>& a, int x = -2, int y = -1) {
     return Var<T, D>::make(a.value().transpose(x, y), {a}, "transpose",
-                           [x, y](Node<T, D>& self) { self.inputs[0]->accumulate(self.grad.transpose(x, y)); });
+                           [x, y](Node<T, D>& self) { detail::pass_view(self, [&](const Tensor<T, D>& g) { return g.transpose(x, y); }); });
 }
 
 template <FloatElement T, Device D>
@@ -29,16 +41,22 @@ Var<T, D> permute(const Var<T, D>& a, const std::vector<int>& order) {
     std::vector<int> inverse(order.size());
     for (std::size_t i = 0; i < order.size(); ++i) inverse[static_cast<std::size_t>(a.shape().axis(order[i]))] = static_cast<int>(i);
     return Var<T, D>::make(a.value().permute(order), {a}, "permute",
-                           [inverse](Node<T, D>& self) { self.inputs[0]->accumulate(self.grad.permute(inverse)); });
+                           [inverse](Node<T, D>& self) { detail::pass_view(self, [&](const Tensor<T, D>& g) { return g.permute(inverse); }); });
 }
 
 template <FloatElement T, Device D>
 Var<T, D> slice(const Var<T, D>& a, int axis, index_t start, index_t stop, index_t step = 1) {
     Shape in = a.shape();
+    // The gradient is summed straight into the input's slice: the pieces of a split fill one buffer.
     return Var<T, D>::make(a.value().slice(axis, start, stop, step), {a}, "slice", [=](Node<T, D>& self) {
-        auto full = Tensor<T, D>::zeros(in);
-        full.slice(axis, start, stop, step).assign(self.grad);
-        self.inputs[0]->accumulate(full);
+        Node<T, D>& input = *self.inputs[0];
+        if (!input.grad.defined()) {
+            input.grad = Tensor<T, D>::zeros(in);
+            input.grad.slice(axis, start, stop, step).assign(self.grad);
+        } else {
+            Tensor<T, D> part = input.grad.slice(axis, start, stop, step);
+            part.assign(part + self.grad);
+        }
     });
 }
 

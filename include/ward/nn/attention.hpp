@@ -1,7 +1,8 @@
 #pragma once
 // Causal multi-head self-attention with grouped-query heads and rotary position embeddings.
 //   x (B, T, C) -> q (B, H, T, hd), k and v (B, Hkv, T, hd); each group of H / Hkv query heads shares
-//   one key/value head. scores = q k^T / sqrt(hd) + mask (B or 1, 1, T, T); out = softmax(scores) v.
+//   one key/value head. out = softmax(q k^T / sqrt(hd) + mask) v (autograd/attention.hpp: fused on
+//   the CPU for f32), then the output projection.
 // RoPE follows Hugging Face's rotate-half convention: with x = (x1, x2) split in halves,
 //   rope(x) = (x1 c - x2 s, x2 c + x1 s),   c, s = cos, sin(position * theta^(-2i / hd)).
 
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ward/autograd/attention.hpp"
 #include "ward/autograd/elementwise.hpp"
 #include "ward/autograd/linalg.hpp"
 #include "ward/autograd/nn.hpp"
@@ -50,21 +52,6 @@ Var<T, D> rope(const Var<T, D>& x, const Tensor<T, D>& cos, const Tensor<T, D>& 
         Tensor<T, D> g1 = self.grad.slice(-1, 0, h), g2 = self.grad.slice(-1, h, hd);
         self.inputs[0]->accumulate(concat<T, D>({Tensor<T, D>(g1 * cos + g2 * sin), Tensor<T, D>(g2 * cos - g1 * sin)}, -1));
     });
-}
-
-/// What masked scores get: finite, so a row that masks everything gives a uniform, not NaN, softmax.
-inline constexpr double masked_score = -1e30;
-
-/// The additive causal mask (1, 1, T, offset + T) for T queries at positions offset.. offset + T - 1
-/// over keys 0 .. offset + T - 1: 0 where key <= query, masked_score above the diagonal.
-template <FloatElement T, Device D = cpu>
-Tensor<T, D> causal_mask(index_t t, index_t offset = 0) {
-    const index_t keys = offset + t;
-    std::vector<T> m(static_cast<std::size_t>(t * keys));
-    for (index_t i = 0; i < t; ++i)
-        for (index_t j = 0; j < keys; ++j)
-            m[static_cast<std::size_t>(i * keys + j)] = j <= offset + i ? T(0) : element_cast<T>(masked_score);
-    return Tensor<T, D>::from_vector(m, {1, 1, t, keys});
 }
 
 /// Keys and values of one layer from earlier steps of generation: (B, Hkv, capacity, hd), the
@@ -108,11 +95,12 @@ struct CausalSelfAttention {
         }
     }
 
-    /// x (B, T, C) -> (B, T, C). `mask` is additive, broadcastable to (B, H, T, keys); cos/sin are the
-    /// rotary tables for the T positions (unused without rotary embeddings). With a cache, the new
-    /// keys and values are appended to it and attention runs over all cached positions (inference).
-    Var<T, D> operator()(const Var<T, D>& x, const Tensor<T, D>& mask, const Tensor<T, D>& cos, const Tensor<T, D>& sin,
-                         KVCache<T, D>* cache = nullptr) const {
+    /// x (B, T, C) -> (B, T, C). `mask` says which keys each query sees (its offset is the number of
+    /// cached positions); cos/sin are the rotary tables for the T positions (unused without rotary
+    /// embeddings). With a cache, the new keys and values are appended to it and attention runs over
+    /// all cached positions (inference).
+    Var<T, D> operator()(const Var<T, D>& x, const ag::AttentionMask<T, D>& mask, const Tensor<T, D>& cos,
+                         const Tensor<T, D>& sin, KVCache<T, D>* cache = nullptr) const {
         const index_t B = x.size(0), Tn = x.size(1), H = cfg.heads, Hkv = cfg.kv_heads, hd = cfg.head_dim();
         Var<T, D> qv, kv, vv;
         if (cfg.fused_qkv) {
@@ -140,18 +128,7 @@ struct CausalSelfAttention {
             kv = Var<T, D>(cache->k.slice(2, 0, cache->length));
             vv = Var<T, D>(cache->v.slice(2, 0, cache->length));
         }
-        if (Hkv != H) {  // each key/value head serves H / Hkv query heads
-            auto repeat = [&](const Var<T, D>& t) {
-                const index_t keys = t.size(2);
-                return ag::reshape(ag::expand(ag::unsqueeze(t, 2), {B, Hkv, H / Hkv, keys, hd}), {B, H, keys, hd});
-            };
-            kv = repeat(kv);
-            vv = repeat(vv);
-        }
-        Var<T, D> scores = ag::matmul(qv, ag::transpose(kv)) * (1.0 / std::sqrt(double(hd))) + Var<T, D>(mask);
-        Var<T, D> o = ag::matmul(ag::softmax(scores), vv);                  // (B, H, T, hd)
-        o = ag::reshape(ag::permute(o, {0, 2, 1, 3}), {B, Tn, cfg.hidden});  // (B, T, C)
-        return out(o);
+        return out(ag::attention(qv, kv, vv, mask, 1.0 / std::sqrt(double(hd))));  // (B, T, C)
     }
 
     template <class F>

@@ -120,8 +120,8 @@ struct Block {
         Var<T, D> hidden;   // the block's output
         Var<T, D> mlp_out;  // the MLP's output before the residual add
     };
-    Output operator()(const Var<T, D>& x, const Tensor<T, D>& mask, const Tensor<T, D>& cos, const Tensor<T, D>& sin,
-                      KVCache<T, D>* cache = nullptr) const {
+    Output operator()(const Var<T, D>& x, const ag::AttentionMask<T, D>& mask, const Tensor<T, D>& cos,
+                      const Tensor<T, D>& sin, KVCache<T, D>* cache = nullptr) const {
         Var<T, D> h = x + attn(norm1(x), mask, cos, sin, cache);
         Var<T, D> m = mlp(norm2(h));
         return {h + m, m};
@@ -208,13 +208,11 @@ struct CausalLM {
         if (config.family == Family::gpt2 && last >= config.max_positions)
             throw shape_error("forward: position " + std::to_string(last) + " is past max_positions " + std::to_string(config.max_positions));
 
-        Tensor<T, D> mask = causal_mask<T, D>(Tn, offset);
+        ag::AttentionMask<T, D> mask{offset, ctx.padding_mask};
         if (ctx.padding_mask.defined()) {
             if (ctx.padding_mask.rank() != 2 || ctx.padding_mask.size(0) != B || ctx.padding_mask.size(1) != keys)
                 throw shape_error("forward: padding mask " + ctx.padding_mask.shape().str() + " must be (" + std::to_string(B) +
                                   ", " + std::to_string(keys) + ")");
-            using V = compute_t<T>;
-            mask = Tensor<T, D>(mask + (ctx.padding_mask.reshape({B, 1, 1, keys}) - V(1)) * V(-masked_score));
         }
         Var<T, D> x = tokens(ids);
         Tensor<T, D> cos, sin;

@@ -123,6 +123,8 @@ public:
     bool defined() const { return storage_ != nullptr || shape_.numel() == 0; }
     const Shape& shape() const { return shape_; }
     const Strides& strides() const { return strides_; }
+    /// The stride of one axis, in elements (negative axes count from the end).
+    index_t stride(int axis) const { return strides_[shape_.axis(axis)]; }
     int rank() const { return shape_.rank; }
     index_t numel() const { return shape_.numel(); }
     index_t size(int axis) const { return shape_[shape_.axis(axis)]; }

@@ -1,0 +1,126 @@
+#pragma once
+// Causal scaled-dot-product attention as one op of the tape.
+//   q (B, H, T, hd), k and v (B, Hkv, S, hd) -> (B, T, H * hd); query head h reads key/value head
+//   h / (H / Hkv) (grouped-query attention), and query i sits at key position offset + i.
+//   out = softmax(scale q k^T + mask) v, per head, with the heads' outputs side by side.
+// f32 on the CPU runs the fused kernels of backend/cpu/attention.hpp (no (T, S) scores stored);
+// other element types and devices compose matmul, softmax and matmul.
+
+#include <cmath>
+#include <string>
+#include <type_traits>
+
+#include "ward/autograd/elementwise.hpp"
+#include "ward/autograd/linalg.hpp"
+#include "ward/autograd/nn.hpp"
+#include "ward/autograd/shape_ops.hpp"
+#include "ward/autograd/var.hpp"
+#include "ward/backend/cpu/attention.hpp"
+#include "ward/tensor/ops.hpp"
+
+namespace ward::ag {
+
+/// What masked scores get on the composed path: finite, so a row that masks everything gives a
+/// uniform, not NaN, softmax.
+inline constexpr double masked_score = -1e30;
+
+/// Which keys each query sees: key j is seen by query i iff j <= offset + i, and, when
+/// key_padding (B, S) is given, key_padding[b, j] != 0. A query that sees no key (a padding
+/// position) has an unspecified output and passes no gradient: nothing should read it.
+template <FloatElement T, Device D = cpu>
+struct AttentionMask {
+    index_t offset = 0;
+    Tensor<T, D> key_padding;  // 1 for a real key, 0 for padding; undefined: no padding
+
+    /// The additive form (1 or B, 1, T, S): 0 where seen, masked_score (or twice it) elsewhere.
+    Tensor<T, D> additive(index_t t) const {
+        const index_t keys = offset + t;
+        std::vector<T> m(static_cast<std::size_t>(t * keys));
+        for (index_t i = 0; i < t; ++i)
+            for (index_t j = 0; j < keys; ++j)
+                m[static_cast<std::size_t>(i * keys + j)] = j <= offset + i ? T(0) : element_cast<T>(masked_score);
+        Tensor<T, D> causal = Tensor<T, D>::from_vector(m, {1, 1, t, keys});
+        if (!key_padding.defined()) return causal;
+        using C = compute_t<T>;
+        const index_t B = key_padding.size(0);
+        return Tensor<T, D>(causal + (key_padding.reshape({B, 1, 1, keys}) - C(1)) * C(-masked_score));
+    }
+};
+
+namespace detail {
+inline void check_attention(const Shape& q, const Shape& k, const Shape& v, index_t offset, index_t padded_rows,
+                            index_t padded_keys, bool padded) {
+    auto fail = [&](const std::string& why) {
+        throw shape_error("attention: " + why + " (q " + q.str() + ", k " + k.str() + ", v " + v.str() + ")");
+    };
+    if (q.rank != 4 || k.rank != 4 || !(k == v)) fail("q must be (B, H, T, hd), k and v the same (B, Hkv, S, hd)");
+    if (k[0] != q[0] || k[3] != q[3]) fail("batch and head size must agree");
+    if (k[1] == 0 || q[1] % k[1] != 0) fail("query heads must be a multiple of key/value heads");
+    if (offset < 0 || offset + q[2] != k[2]) fail("keys must be the offset " + std::to_string(offset) + " plus the queries");
+    if (padded && (padded_rows != q[0] || padded_keys != k[2]))
+        fail("key padding must be (B, S), got (" + std::to_string(padded_rows) + ", " + std::to_string(padded_keys) + ")");
+}
+
+/// The fused f32 CPU path.
+inline Var<float, cpu> attention_fused(const Var<float, cpu>& q, const Var<float, cpu>& k, const Var<float, cpu>& v,
+                                       const AttentionMask<float, cpu>& mask, double scale) {
+    namespace kernel = backend::cpu;
+    auto last_unit = [](const Tensor<float, cpu>& t) { return t.stride(3) == 1 ? t : t.contiguous(); };
+    Tensor<float, cpu> qt = last_unit(q.value()), kt = last_unit(k.value()), vt = last_unit(v.value());
+    kernel::AttentionShape a;
+    a.B = qt.size(0), a.H = qt.size(1), a.T = qt.size(2), a.hd = qt.size(3), a.Hkv = kt.size(1), a.S = kt.size(2);
+    a.offset = mask.offset;
+    a.scale = float(scale);
+    Tensor<float, cpu> pad = mask.key_padding.defined() ? mask.key_padding.contiguous() : Tensor<float, cpu>();
+    a.pad = pad.defined() ? pad.data() : nullptr;
+    // A one-row operand may carry any row stride; sgemm wants at least hd.
+    auto rows = [](const Tensor<float, cpu>& t) {
+        return kernel::HeadRows{t.data(), t.stride(0), t.stride(1), t.size(2) == 1 ? t.size(3) : t.stride(2)};
+    };
+    Tensor<float, cpu> o = Tensor<float, cpu>::empty({a.B, a.T, a.H * a.hd});
+    Tensor<float, cpu> lse = Tensor<float, cpu>::empty({a.B, a.H, a.T});
+    kernel::attention_forward(a, rows(qt), rows(kt), rows(vt), o.data(), lse.data());
+    return Var<float, cpu>::make(o, {q, k, v}, "attention", [a, qt, kt, vt, o, lse, pad, rows](Node<float, cpu>& self) {
+        kernel::AttentionShape s = a;
+        s.pad = pad.defined() ? pad.data() : nullptr;
+        Tensor<float, cpu> g = self.grad.contiguous();
+        // Gradients in (B, T or S, heads, hd) memory, handed over as (B, heads, T or S, hd) views:
+        // the permute and reshape that made q, k and v from a projection then pass them on uncopied.
+        auto dq = Tensor<float, cpu>::empty({s.B, s.T, s.H, s.hd}), dk = Tensor<float, cpu>::empty({s.B, s.S, s.Hkv, s.hd}),
+             dv = Tensor<float, cpu>::empty({s.B, s.S, s.Hkv, s.hd});
+        kernel::attention_backward(s, rows(qt), rows(kt), rows(vt), o.data(), lse.data(), g.data(), dq.data(), dk.data(),
+                                   dv.data());
+        Tensor<float, cpu>* grads[] = {&dq, &dk, &dv};
+        for (std::size_t i = 0; i < 3; ++i)
+            if (self.inputs[i]->requires_grad) accumulate_fresh(*self.inputs[i], grads[i]->permute({0, 2, 1, 3}));
+    });
+}
+}  // namespace detail
+
+/// Attention of q over k and v under `mask`, scaled by `scale`: (B, T, H * hd).
+template <FloatElement T, Device D>
+Var<T, D> attention(const Var<T, D>& q, const Var<T, D>& k, const Var<T, D>& v, const AttentionMask<T, D>& mask,
+                    double scale) {
+    const Shape &qs = q.shape(), &ks = k.shape();
+    const bool padded = mask.key_padding.defined();
+    detail::check_attention(qs, ks, v.shape(), mask.offset, padded ? mask.key_padding.size(0) : 0,
+                            padded && mask.key_padding.rank() == 2 ? mask.key_padding.size(1) : -1, padded);
+    if constexpr (std::is_same_v<T, float> && std::is_same_v<D, cpu>) {
+        return detail::attention_fused(q, k, v, mask, scale);
+    } else {
+        const index_t B = qs[0], H = qs[1], Tn = qs[2], hd = qs[3], Hkv = ks[1], S = ks[2];
+        Var<T, D> kr = k, vr = v;
+        if (Hkv != H) {  // each key/value head serves H / Hkv query heads
+            auto repeat = [&](const Var<T, D>& t) {
+                return reshape(expand(unsqueeze(t, 2), {B, Hkv, H / Hkv, S, hd}), {B, H, S, hd});
+            };
+            kr = repeat(k);
+            vr = repeat(v);
+        }
+        Var<T, D> scores = matmul(q, transpose(kr)) * scale + Var<T, D>(mask.additive(Tn));
+        Var<T, D> o = matmul(softmax(scores), vr);                // (B, H, T, hd)
+        return reshape(permute(o, {0, 2, 1, 3}), {B, Tn, H * hd});  // (B, T, C)
+    }
+}
+
+}  // namespace ward::ag
