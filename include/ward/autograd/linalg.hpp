@@ -9,6 +9,7 @@
 
 #include "ward/autograd/elementwise.hpp"
 #include "ward/autograd/var.hpp"
+#include "ward/backend/cpu/eltwise.hpp"
 #include "ward/backend/cpu/gemm_accumulate.hpp"
 #include "ward/tensor/ops.hpp"
 
@@ -64,15 +65,30 @@ Var<T, D> linear(const Var<T, D>& x, const Var<T, D>& weight, const Var<T, D>& b
                           x.shape().str() + " (weight must be (out, in))");
     const Tensor<T, D>&xv = x.value(), &w = weight.value();
     Tensor<T, D> z = bias.defined() ? ward::matmul(xv, w.transpose(), bias.value()) : ward::matmul(xv, w.transpose());
-    Tensor<T, D> y = act == Activation::gelu_tanh ? Tensor<T, D>(ward::gelu_tanh(z))
-                     : act == Activation::relu    ? Tensor<T, D>(ward::relu(z))
-                                                  : z;
+    Tensor<T, D> y;
+    if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {  // GELU by oneDNN's vector code
+        if (act == Activation::gelu_tanh && z.is_contiguous()) {
+            y = Tensor<T, D>::empty(z.shape());
+            if (!backend::cpu::gelu_tanh_forward(z.data(), y.data(), z.numel())) y = Tensor<T, D>();
+        }
+    }
+    if (!y.defined())
+        y = act == Activation::gelu_tanh ? Tensor<T, D>(ward::gelu_tanh(z)) : act == Activation::relu ? Tensor<T, D>(ward::relu(z)) : z;
     const bool has_bias = bias.defined();
     return Var<T, D>::make(y, {x, weight, bias}, "linear", [xv, w, z, act, has_bias](Node<T, D>& self) {
         const Tensor<T, D>& g = self.grad;
-        Tensor<T, D> gz = act == Activation::gelu_tanh ? Tensor<T, D>(g * ward::gelu_tanh_grad(z))
-                          : act == Activation::relu    ? Tensor<T, D>(g * (z > 0))
-                                                       : g;
+        Tensor<T, D> gz;
+        if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {
+            if (act == Activation::gelu_tanh && z.is_contiguous()) {
+                Tensor<T, D> gc = g.contiguous();
+                gz = Tensor<T, D>::empty(z.shape());
+                if (!backend::cpu::gelu_tanh_backward(z.data(), gc.data(), gz.data(), z.numel())) gz = Tensor<T, D>();
+            }
+        }
+        if (!gz.defined())
+            gz = act == Activation::gelu_tanh ? Tensor<T, D>(g * ward::gelu_tanh_grad(z))
+                 : act == Activation::relu    ? Tensor<T, D>(g * (z > 0))
+                                              : g;
         const index_t in = w.size(1), out = w.size(0);
         if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {
             if (self.inputs[0]->requires_grad) detail::accumulate_fresh(*self.inputs[0], ward::matmul(gz, w));

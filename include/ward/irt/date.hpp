@@ -52,7 +52,7 @@ inline Date date_from_decimal_year(double t) {
 }
 
 inline std::string format_date(Date d) {
-    char buf[16];
+    char buf[40];  // room for any three ints, so the output is never truncated
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", d.year, d.month, d.day);
     return buf;
 }

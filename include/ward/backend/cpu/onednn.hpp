@@ -290,7 +290,7 @@ struct KeyHash {
 };
 
 /// Ops known to the cache (the first key word).
-enum class Op : std::int64_t { matmul = 1, softmax = 2, layer_norm = 3 };
+enum class Op : std::int64_t { matmul = 1, softmax = 2, layer_norm = 3, gelu = 4 };
 
 /// A cached primitive with one reusable memory object per execution argument, so a cache hit
 /// only swaps data pointers. `usable() == false` caches a negative answer (oneDNN has no
