@@ -12,6 +12,8 @@
 
 #include <ward/eval/judge.hpp>
 
+#include "error_message.hpp"
+
 using namespace ward;
 using eval::ExternalCommandJudge;
 
@@ -20,16 +22,7 @@ namespace {
 const std::vector<std::string> prompts = {"tell me", "how do I", "a \"quoted\"\nprompt"};
 const std::vector<std::string> completions = {"no", "a harmful answer here", "ok"};
 
-template <class E, class F>
-std::string message_of(F&& f) {
-    try {
-        f();
-    } catch (const E& e) {
-        return e.what();
-    }
-    BOOST_FAIL("no exception of the expected type");
-    return "";
-}
+using ward::testing::message_of;
 
 }  // namespace
 

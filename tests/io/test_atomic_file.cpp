@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "error_message.hpp"
+
 namespace fs = std::filesystem;
 using ward::io::write_atomically;
 
@@ -64,16 +66,7 @@ void write_plain(const fs::path& p, const std::string& s) {
     out << s;
 }
 
-template <class F>
-std::string message_of(F&& f) {
-    try {
-        f();
-    } catch (const ward::io_error& e) {
-        return e.what();
-    }
-    BOOST_FAIL("expected ward::io_error");
-    return {};
-}
+using ward::testing::message_of;
 
 }  // namespace
 
@@ -133,7 +126,7 @@ BOOST_AUTO_TEST_CASE(full_disk_is_an_io_error_naming_the_file_and_the_old_file_s
     struct rlimit small = old_limit;
     small.rlim_cur = 4096;
     ::setrlimit(RLIMIT_FSIZE, &small);
-    std::string msg = message_of([&] { write_atomically(target, std::string(1 << 20, 'z')); });
+    std::string msg = message_of<ward::io_error>([&] { write_atomically(target, std::string(1 << 20, 'z')); });
     ::setrlimit(RLIMIT_FSIZE, &old_limit);
     ::signal(SIGXFSZ, old_handler);
     BOOST_TEST(msg.find(target.string()) != std::string::npos, msg);
@@ -145,7 +138,7 @@ BOOST_AUTO_TEST_CASE(full_disk_is_an_io_error_naming_the_file_and_the_old_file_s
 BOOST_AUTO_TEST_CASE(missing_directory_is_an_io_error_naming_the_path) {
     TempDir dir;
     fs::path target = dir.path / "no" / "such" / "dir" / "file.bin";
-    std::string msg = message_of([&] { write_atomically(target, "x"); });
+    std::string msg = message_of<ward::io_error>([&] { write_atomically(target, "x"); });
     BOOST_TEST(msg.find(target.string()) != std::string::npos, msg);
     BOOST_TEST(msg.find("No such file or directory") != std::string::npos, msg);
 }
@@ -154,7 +147,7 @@ BOOST_AUTO_TEST_CASE(target_that_is_a_directory_fails_and_cleans_up) {
     TempDir dir;
     fs::create_directory(dir.path / "occupied");
     write_plain(dir.path / "occupied" / "inside", "keep me");
-    std::string msg = message_of([&] { write_atomically(dir.path / "occupied", "x"); });
+    std::string msg = message_of<ward::io_error>([&] { write_atomically(dir.path / "occupied", "x"); });
     BOOST_TEST(msg.find("occupied") != std::string::npos, msg);
     BOOST_TEST(msg.find("renaming") != std::string::npos, msg);
     BOOST_TEST(dir.entries() == std::vector<std::string>{"occupied"});
@@ -209,7 +202,7 @@ BOOST_AUTO_TEST_CASE(remove_durably_removes_a_file_ignores_a_missing_one_and_rep
     BOOST_TEST(dir.entries() == std::vector<std::string>{"keep"});
     fs::create_directory(dir.path / "full");  // a non-empty directory cannot be removed as a file
     write_plain(dir.path / "full" / "inside", "x");
-    std::string msg = message_of([&] { ward::io::remove_durably(dir.path / "full"); });
+    std::string msg = message_of<ward::io_error>([&] { ward::io::remove_durably(dir.path / "full"); });
     BOOST_TEST(msg.find((dir.path / "full").string()) != std::string::npos, msg);
     BOOST_TEST(read_file(dir.path / "full" / "inside") == "x");
 }

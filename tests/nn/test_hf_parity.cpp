@@ -24,6 +24,8 @@
 #include <ward/nn.hpp>
 #include <ward/tensor.hpp>
 
+#include "error_message.hpp"
+
 using namespace ward;
 
 namespace {
@@ -138,20 +140,7 @@ void scale_parameter(nn::CausalLM<float>& model, const std::string& which, float
         "");
 }
 
-/// The message of the E that f throws; an error (and "") when it throws something else or nothing.
-template <class E, class F>
-std::string message_of(F&& f) {
-    try {
-        f();
-    } catch (const E& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        BOOST_ERROR("threw an exception of another type: " << e.what());
-        return {};
-    }
-    BOOST_ERROR("threw nothing");
-    return {};
-}
+using ward::testing::message_of;
 
 bool mentions(const std::string& message, const std::string& what) { return message.find(what) != std::string::npos; }
 
