@@ -48,8 +48,8 @@ struct AttentionMask {
 };
 
 namespace detail {
-inline void check_attention(const Shape& q, const Shape& k, const Shape& v, index_t offset, index_t padded_rows,
-                            index_t padded_keys, bool padded) {
+/// padding: the key padding's shape, or null without one.
+inline void check_attention(const Shape& q, const Shape& k, const Shape& v, index_t offset, const Shape* padding) {
     auto fail = [&](const std::string& why) {
         throw shape_error("attention: " + why + " (q " + q.str() + ", k " + k.str() + ", v " + v.str() + ")");
     };
@@ -57,8 +57,7 @@ inline void check_attention(const Shape& q, const Shape& k, const Shape& v, inde
     if (k[0] != q[0] || k[3] != q[3]) fail("batch and head size must agree");
     if (k[1] == 0 || q[1] % k[1] != 0) fail("query heads must be a multiple of key/value heads");
     if (offset < 0 || offset + q[2] != k[2]) fail("keys must be the offset " + std::to_string(offset) + " plus the queries");
-    if (padded && (padded_rows != q[0] || padded_keys != k[2]))
-        fail("key padding must be (B, S), got (" + std::to_string(padded_rows) + ", " + std::to_string(padded_keys) + ")");
+    if (padding && !(*padding == Shape{q[0], k[2]})) fail("key padding must be (B, S), got " + padding->str());
 }
 
 /// The fused f32 CPU path.
@@ -81,8 +80,7 @@ inline Var<float, cpu> attention_fused(const Var<float, cpu>& q, const Var<float
     Tensor<float, cpu> lse = Tensor<float, cpu>::empty({a.B, a.H, a.T});
     kernel::attention_forward(a, rows(qt), rows(kt), rows(vt), o.data(), lse.data());
     return Var<float, cpu>::make(o, {q, k, v}, "attention", [a, qt, kt, vt, o, lse, pad, rows](Node<float, cpu>& self) {
-        kernel::AttentionShape s = a;
-        s.pad = pad.defined() ? pad.data() : nullptr;
+        const kernel::AttentionShape& s = a;  // its pad points into `pad`, which this closure holds
         Tensor<float, cpu> g = self.grad.contiguous();
         // Gradients in (B, T or S, heads, hd) memory, handed over as (B, heads, T or S, hd) views:
         // the permute and reshape that made q, k and v from a projection then pass them on uncopied.
@@ -102,9 +100,7 @@ template <FloatElement T, Device D>
 Var<T, D> attention(const Var<T, D>& q, const Var<T, D>& k, const Var<T, D>& v, const AttentionMask<T, D>& mask,
                     double scale) {
     const Shape &qs = q.shape(), &ks = k.shape();
-    const bool padded = mask.key_padding.defined();
-    detail::check_attention(qs, ks, v.shape(), mask.offset, padded ? mask.key_padding.size(0) : 0,
-                            padded && mask.key_padding.rank() == 2 ? mask.key_padding.size(1) : -1, padded);
+    detail::check_attention(qs, ks, v.shape(), mask.offset, mask.key_padding.defined() ? &mask.key_padding.shape() : nullptr);
     if constexpr (std::is_same_v<T, float> && std::is_same_v<D, cpu>) {
         return detail::attention_fused(q, k, v, mask, scale);
     } else {

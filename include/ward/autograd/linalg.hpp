@@ -16,6 +16,30 @@
 namespace ward::ag {
 
 namespace detail {
+/// gelu_tanh(z); dense f32 on the CPU through oneDNN's eltwise primitive (backend/cpu/eltwise.hpp).
+template <FloatElement T, Device D>
+Tensor<T, D> gelu_tanh_values(const Tensor<T, D>& z) {
+    if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {
+        if (z.is_contiguous()) {
+            Tensor<T, D> y = Tensor<T, D>::empty(z.shape());
+            if (backend::cpu::gelu_tanh_forward(z.data(), y.data(), z.numel())) return y;
+        }
+    }
+    return Tensor<T, D>(ward::gelu_tanh(z));
+}
+
+/// g * gelu_tanh'(z), by the same route.
+template <FloatElement T, Device D>
+Tensor<T, D> gelu_tanh_input_grad(const Tensor<T, D>& z, const Tensor<T, D>& g) {
+    if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {
+        if (z.is_contiguous()) {
+            Tensor<T, D> gc = g.contiguous(), dz = Tensor<T, D>::empty(z.shape());
+            if (backend::cpu::gelu_tanh_backward(z.data(), gc.data(), dz.data(), z.numel())) return dz;
+        }
+    }
+    return Tensor<T, D>(g * ward::gelu_tanh_grad(z));
+}
+
 /// dW += gz^T x for f32 on the CPU, summed by sgemm straight into the weight's gradient storage:
 /// wn is the weight input (out, in) of linear, g is (rows, out) and x (rows, in), both dense.
 /// When wn is a transpose of a 2-D leaf (GPT-2's Conv1D weights, stored (in, out)), the sum goes
@@ -65,30 +89,15 @@ Var<T, D> linear(const Var<T, D>& x, const Var<T, D>& weight, const Var<T, D>& b
                           x.shape().str() + " (weight must be (out, in))");
     const Tensor<T, D>&xv = x.value(), &w = weight.value();
     Tensor<T, D> z = bias.defined() ? ward::matmul(xv, w.transpose(), bias.value()) : ward::matmul(xv, w.transpose());
-    Tensor<T, D> y;
-    if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {  // GELU by oneDNN's vector code
-        if (act == Activation::gelu_tanh && z.is_contiguous()) {
-            y = Tensor<T, D>::empty(z.shape());
-            if (!backend::cpu::gelu_tanh_forward(z.data(), y.data(), z.numel())) y = Tensor<T, D>();
-        }
-    }
-    if (!y.defined())
-        y = act == Activation::gelu_tanh ? Tensor<T, D>(ward::gelu_tanh(z)) : act == Activation::relu ? Tensor<T, D>(ward::relu(z)) : z;
+    Tensor<T, D> y = act == Activation::gelu_tanh ? detail::gelu_tanh_values(z)
+                     : act == Activation::relu    ? Tensor<T, D>(ward::relu(z))
+                                                  : z;
     const bool has_bias = bias.defined();
     return Var<T, D>::make(y, {x, weight, bias}, "linear", [xv, w, z, act, has_bias](Node<T, D>& self) {
         const Tensor<T, D>& g = self.grad;
-        Tensor<T, D> gz;
-        if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {
-            if (act == Activation::gelu_tanh && z.is_contiguous()) {
-                Tensor<T, D> gc = g.contiguous();
-                gz = Tensor<T, D>::empty(z.shape());
-                if (!backend::cpu::gelu_tanh_backward(z.data(), gc.data(), gz.data(), z.numel())) gz = Tensor<T, D>();
-            }
-        }
-        if (!gz.defined())
-            gz = act == Activation::gelu_tanh ? Tensor<T, D>(g * ward::gelu_tanh_grad(z))
-                 : act == Activation::relu    ? Tensor<T, D>(g * (z > 0))
-                                              : g;
+        Tensor<T, D> gz = act == Activation::gelu_tanh ? detail::gelu_tanh_input_grad(z, g)
+                          : act == Activation::relu    ? Tensor<T, D>(g * (z > 0))
+                                                       : g;
         const index_t in = w.size(1), out = w.size(0);
         if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {
             if (self.inputs[0]->requires_grad) detail::accumulate_fresh(*self.inputs[0], ward::matmul(gz, w));

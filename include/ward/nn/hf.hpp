@@ -275,15 +275,14 @@ void save_pretrained(CausalLM<T, D>& model, const std::filesystem::path& dir, co
             total += bytes;
         },
         "");
+    for (auto& shard : shards) shard.add_metadata("format", "pt");
     std::set<std::string> written;
     if (shards.size() == 1) {
-        shards[0].add_metadata("format", "pt");
         shards[0].save(dir / detail::single_file);
         written.insert(detail::single_file);
     } else {
         for (std::size_t k = 0; k < shards.size(); ++k) {
             const std::string file = detail::shard_name(k + 1, shards.size());
-            shards[k].add_metadata("format", "pt");
             shards[k].save(dir / file);
             written.insert(file);
         }

@@ -18,13 +18,10 @@
 // of the dense form at long sequences. dk and dv of a key/value head are summed by one task, over
 // its query heads and blocks in order, so results do not depend on the thread count.
 
-#include <oneapi/dnnl/dnnl.h>
-
 #include <algorithm>
 #include <cmath>
 #include <exception>
 #include <limits>
-#include <string>
 #include <vector>
 
 #if defined(_OPENMP)
@@ -32,8 +29,8 @@
 #endif
 
 #include "ward/backend/cpu/executor.hpp"
+#include "ward/backend/cpu/gemm_accumulate.hpp"
 #include "ward/core/config.hpp"
-#include "ward/core/error.hpp"
 #include "ward/core/math.hpp"
 
 namespace ward::backend::cpu {
@@ -59,20 +56,6 @@ namespace detail {
 /// Query rows per task: scores of 64 rows by a few thousand keys stay in L2.
 inline constexpr index_t attention_block = 64;
 
-/// c = alpha op(a) op(b) + beta c, row-major, one thread when called inside a parallel region.
-inline void sgemm(char ta, char tb, index_t M, index_t N, index_t K, float alpha, const float* a, index_t lda,
-                  const float* b, index_t ldb, float beta, float* c, index_t ldc) {
-    if (M == 0 || N == 0) return;
-    if (K == 0) {
-        for (index_t i = 0; i < M; ++i)
-            for (index_t j = 0; j < N; ++j) c[i * ldc + j] = beta == 0.f ? 0.f : beta * c[i * ldc + j];
-        return;
-    }
-    dnnl_status_t st = dnnl_sgemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
-    if (st != dnnl_success)
-        throw backend_error("attention: oneDNN sgemm failed (status " + std::to_string(int(st)) + ")");
-}
-
 /// Runs body(task) for every task in [0, n) over the OpenMP threads, handing out tasks one at a
 /// time (blocks near the end of a causal sequence see more keys and cost more).
 template <class F>
@@ -95,9 +78,6 @@ void for_each_task(index_t n, bool parallel, F&& body) {
 #endif
     for (index_t i = 0; i < n; ++i) body(i);
 }
-
-/// Key j is seen by a query whose causal limit is `limit` (exclusive).
-inline bool key_seen(const float* pad_row, index_t j, index_t limit) { return j < limit && (!pad_row || pad_row[j] != 0.f); }
 
 /// The scores s[0..n) of one query row (n keys computed) become probabilities in place; returns the
 /// row's log-sum-exp. Keys from `limit` on, and padding keys, get probability 0.
@@ -166,11 +146,11 @@ inline void attention_forward(const AttentionShape& a, HeadRows q, HeadRows k, H
         thread_local std::vector<float> scores;
         scores.resize(static_cast<std::size_t>(rows * std::max<index_t>(n, 1)));
         float* s = scores.data();
-        detail::sgemm('N', 'T', rows, n, a.hd, a.scale, q.at(b, h, i0), q.row, k.at(b, g, 0), k.row, 0.f, s, n);
+        gemm(false, true, rows, n, a.hd, a.scale, q.at(b, h, i0), q.row, k.at(b, g, 0), k.row, 0.f, s, n);
         const float* pad_row = a.pad ? a.pad + b * a.S : nullptr;
         for (index_t r = 0; r < rows; ++r)
             lse[(b * a.H + h) * a.T + i0 + r] = detail::softmax_row(s + r * n, n, a.offset + i0 + r + 1, pad_row);
-        detail::sgemm('N', 'N', rows, a.hd, n, 1.f, s, n, v.at(b, g, 0), v.row, 0.f, o + (b * a.T + i0) * ldo + h * a.hd, ldo);
+        gemm(false, false, rows, a.hd, n, 1.f, s, n, v.at(b, g, 0), v.row, 0.f, o + (b * a.T + i0) * ldo + h * a.hd, ldo);
     });
 }
 
@@ -209,12 +189,12 @@ inline void attention_backward(const AttentionShape& a, HeadRows q, HeadRows k, 
                     for (index_t d = 0; d < a.hd; ++d) acc += do_blk[r * ldo + d] * o_blk[r * ldo + d];
                     delta[static_cast<std::size_t>(r)] = acc;
                 }
-                detail::sgemm('N', 'T', rows, n, a.hd, a.scale, q.at(b, h, i0), q.row, k.at(b, g, 0), k.row, 0.f, p, n);
+                gemm(false, true, rows, n, a.hd, a.scale, q.at(b, h, i0), q.row, k.at(b, g, 0), k.row, 0.f, p, n);
                 for (index_t r = 0; r < rows; ++r)
                     detail::probabilities_row(p + r * n, n, a.offset + i0 + r + 1, pad_row, lse_blk[r]);
                 // dv += p^T do;  dp = do v^T
-                detail::sgemm('T', 'N', n, a.hd, rows, 1.f, p, n, do_blk, ldo, 1.f, dv_bg, ldkv);
-                detail::sgemm('N', 'T', rows, n, a.hd, 1.f, do_blk, ldo, v.at(b, g, 0), v.row, 0.f, dp, n);
+                gemm(true, false, n, a.hd, rows, 1.f, p, n, do_blk, ldo, 1.f, dv_bg, ldkv);
+                gemm(false, true, rows, n, a.hd, 1.f, do_blk, ldo, v.at(b, g, 0), v.row, 0.f, dp, n);
                 for (index_t r = 0; r < rows; ++r) {  // ds = p (dp - delta) scale, into dp
                     const float dl = delta[static_cast<std::size_t>(r)];
                     float *pr = p + r * n, *dr = dp + r * n;
@@ -222,8 +202,8 @@ inline void attention_backward(const AttentionShape& a, HeadRows q, HeadRows k, 
                     for (index_t j = 0; j < n; ++j) dr[j] = pr[j] * (dr[j] - dl) * a.scale;
                 }
                 // dq = ds k;  dk += ds^T q
-                detail::sgemm('N', 'N', rows, a.hd, n, 1.f, dp, n, k.at(b, g, 0), k.row, 0.f, dq_blk, ldo);
-                detail::sgemm('T', 'N', n, a.hd, rows, 1.f, dp, n, q.at(b, h, i0), q.row, 1.f, dk_bg, ldkv);
+                gemm(false, false, rows, a.hd, n, 1.f, dp, n, k.at(b, g, 0), k.row, 0.f, dq_blk, ldo);
+                gemm(true, false, n, a.hd, rows, 1.f, dp, n, q.at(b, h, i0), q.row, 1.f, dk_bg, ldkv);
             }
     });
 }
