@@ -2,9 +2,11 @@
 # Installs the Debian packages ward needs that are missing. Idempotent; quiet when all is there.
 set -euo pipefail
 
+# Debian's oneDNN is built with its OpenCL GPU runtime: its CMake config needs the OpenCL headers and
+# loader (ocl-icd-opencl-dev), which libdnnl-dev only recommends.
 packages=(
   cmake g++ make pkg-config
-  libeigen3-dev libdnnl-dev libboost-test-dev libbenchmark-dev
+  libeigen3-dev libdnnl-dev ocl-icd-opencl-dev libboost-test-dev libbenchmark-dev
   nlohmann-json3-dev libpcre2-dev libcli11-dev
   gnuplot-nox
 )
