@@ -1,8 +1,7 @@
 // The gnuplot runner: quoting of awkward strings against literals written by hand; finding the
 // executable in a given search path (an empty folder, a non-executable file, a stand-in script); a
 // missing gnuplot skips the plot but still writes its data; a failing gnuplot is reported; paths with
-// quotes, spaces and $ reach it intact; and, when gnuplot is on PATH, a trivial script draws a real
-// SVG and PNG.
+// quotes, spaces and $ reach it intact. test_gnuplot_drawing.cpp runs the real gnuplot.
 #include <boost/test/unit_test.hpp>
 
 #include <ward/io/gnuplot.hpp>
@@ -126,32 +125,6 @@ BOOST_AUTO_TEST_CASE(awkward_paths_reach_gnuplot_intact) {
     BOOST_TEST(r.drawn);
     const std::string base = (out / "p").string();
     BOOST_TEST(slurp(base + ".gnuplot.log") == "ran " + base + ".gp\n");
-}
-
-BOOST_AUTO_TEST_CASE(real_gnuplot_draws_svg_and_png) {
-    if (io::find_gnuplot().empty()) {
-        BOOST_TEST_MESSAGE("gnuplot not on PATH: drawing not checked");
-        return;
-    }
-    TempDir root;
-    const fs::path out = root.path / "it's a $plot";  // gnuplot's quoting and the shell's, end to end
-    const std::string data = (out / "squares.dat").string();
-    const std::string body = "set title " + io::gnuplot_quote("it's \"squares\" ± 1") + "\nplot " + io::gnuplot_quote(data) +
-                             " using 1:2 with linespoints title " + io::gnuplot_quote(io::gnuplot_label("x_squared")) + "\n";
-    const auto r = io::run_gnuplot(out, "squares", body, {{"squares.dat", "1\t1\n2\t4\n3\t9\n"}});
-    BOOST_TEST_MESSAGE(r.message);
-    BOOST_TEST(r.drawn);
-    BOOST_TEST(!r.skipped);
-    const std::string base = (out / "squares").string();
-    BOOST_REQUIRE(r.files.size() == 2u);
-    BOOST_TEST(r.files[0] == base + ".svg");
-    BOOST_TEST(r.files[1] == base + ".png");
-    const std::string svg = slurp(base + ".svg"), png = slurp(base + ".png");
-    BOOST_TEST(svg.find("<svg") != std::string::npos);
-    BOOST_TEST(svg.find("</svg>") != std::string::npos);
-    BOOST_TEST(png.rfind("\x89PNG\r\n\x1a\n", 0) == 0u);
-    BOOST_TEST(fs::file_size(base + ".gnuplot.log") == 0u);  // no warnings: the quoting held
-    for (const auto& e : fs::directory_iterator(out)) BOOST_TEST(e.path().filename().string().find(".tmp") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
