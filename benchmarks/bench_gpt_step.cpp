@@ -1,5 +1,5 @@
 // One GPT-2-style training step (forward, backward, AdamW, tied embeddings, tanh GELU) in ward, with
-// the same command line as the PyTorch peer ../shared/peers/torch_gpt_step.py, so that
+// the same command line as the PyTorch peer benchmarks/torch_gpt_step.py, so that
 // benchmarks/compare_torch_gpt.sh can run both in one go and print the ratio.
 //
 //   bench_gpt_step LAYERS EMBD HEADS VOCAB SEQ BATCH [STEPS]

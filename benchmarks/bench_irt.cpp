@@ -5,7 +5,7 @@
 //   1,000 bootstrap replicates: all threads vs one thread;
 //   10,000 models x 100 benchmarks, 30% observed: the fit vs one objective+gradient pass (the ratio is
 //     the cost of the fit in passes over the data), with peak memory reported.
-// The paper's data is read from ../shared/data when present; otherwise a synthetic table of the same size.
+// The paper's data is read from data/benchmark-stitching (shipped with ward); a synthetic table of the same size stands in if it is removed.
 //
 //   ./build/benchmarks/bench_irt [--benchmark_filter=...]
 #include <ward/irt.hpp>
@@ -35,16 +35,11 @@ struct PaperData {
     std::string source;
 };
 
-/// ../shared/data next to the project root (the benchmarks' CMake defines no data path), or $WARD_SHARED_DATA.
-std::string shared_data_dir() {
-    if (const char* env = std::getenv("WARD_SHARED_DATA")) return env;
-    return (std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "shared" / "data").string();
-}
 
 const PaperData& paper() {
     static const PaperData p = [] {
         PaperData x;
-        const std::string dir = shared_data_dir() + "/benchmark-stitching";
+        const std::string dir = std::string(WARD_DATA_DIR) + "/benchmark-stitching";  // shipped in data/
         if (std::filesystem::exists(dir)) {
             x.data = irt::read_epoch(dir);
             x.source = "Epoch data";
@@ -55,7 +50,7 @@ const PaperData& paper() {
             o.observed_fraction = 0.19;
             x.data = irt::simulate(o).data;
             x.opt.anchor = irt::Anchor::on_benchmark("bench_000");
-            x.source = "synthetic stand-in (../shared/data absent)";
+            x.source = "synthetic stand-in (data/benchmark-stitching absent)";
         }
         std::printf("paper-size data: %s, %lld observations, %lld models, %lld benchmarks\n", x.source.c_str(),
                     static_cast<long long>(x.data.num_obs()), static_cast<long long>(x.data.num_models()),

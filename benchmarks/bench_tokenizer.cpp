@@ -6,7 +6,7 @@
 //   decode: the ids back to text.
 // The peer is Hugging Face `tokenizers` on the same texts, measured by hand in the same session
 // (Python, one Tokenizer.encode per string); its figure goes next to the "tokens/s" counter here.
-// Needs ../shared/data (or $WARD_SHARED_DATA): GPT-2's files and the DecodingTrust texts.
+// Reads data/: GPT-2's files and the DecodingTrust texts.
 //
 //   ./build/benchmarks/bench_tokenizer [--benchmark_filter=...]
 #include <ward/io/tokenizer.hpp>
@@ -28,11 +28,8 @@ using ward::io::Tokenizer;
 
 namespace {
 
-/// ../shared/data next to the project root (the benchmarks' CMake defines no data path), or $WARD_SHARED_DATA.
-fs::path shared_data_dir() {
-    if (const char* env = std::getenv("WARD_SHARED_DATA")) return env;
-    return fs::path(__FILE__).parent_path().parent_path().parent_path() / "shared" / "data";
-}
+/// The data shipped in data/ (GPT-2's BPE files, the DecodingTrust texts).
+const fs::path data_dir = WARD_DATA_DIR;
 
 struct Corpus {
     std::vector<std::string> texts;
@@ -41,15 +38,15 @@ struct Corpus {
 };
 
 Tokenizer load_gpt2() {
-    const fs::path dir = shared_data_dir() / "gpt2-tokenizer";
+    const fs::path dir = data_dir / "gpt2-tokenizer";
     return Tokenizer::from_gpt2_files(dir / "encoder.json", dir / "vocab.bpe");
 }
 
 const Corpus& corpus() {
     static const Corpus c = [] {
         Corpus x;
-        const fs::path dt = shared_data_dir() / "decodingtrust";
-        if (!fs::exists(dt / "training_dataset.jsonl") || !fs::exists(shared_data_dir() / "gpt2-tokenizer")) return x;
+        const fs::path dt = data_dir / "decodingtrust";
+        if (!fs::exists(dt / "training_dataset.jsonl") || !fs::exists(data_dir / "gpt2-tokenizer")) return x;
         std::ifstream lines(dt / "training_dataset.jsonl");
         for (std::string line; std::getline(lines, line);) {
             const auto r = nlohmann::json::parse(line);
@@ -71,7 +68,7 @@ const Corpus& corpus() {
 
 bool ready(benchmark::State& state) {
     if (corpus().texts.empty()) {
-        state.SkipWithError("../shared/data (GPT-2 files, DecodingTrust texts) is absent");
+        state.SkipWithError("data/ (GPT-2 files, DecodingTrust texts) is absent");
         return false;
     }
     return true;

@@ -5,7 +5,7 @@
 set -euo pipefail
 build=${1:-build}
 python=${2:-python3}
-peer="$(dirname "$0")/../../shared/peers/torch_gpt_step.py"
+peer="$(dirname "$0")/torch_gpt_step.py"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 for cfg in "4 256 4 8192 256 8" "12 768 12 50257 256 4"; do
   echo "== config $cfg (threads $OMP_NUM_THREADS)"

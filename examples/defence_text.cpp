@@ -31,11 +31,11 @@ std::string refusal_proper(const std::string& r) {
 
 int main(int argc, char** argv) {
     CLI::App app{"Harmful fine-tuning defences on real text"};
-    const std::string shared = WARD_EXAMPLES_SHARED_DATA;
+    const std::string data = WARD_DATA_DIR;  // the data shipped in data/
     std::string model_dir, out_dir, judge_command;
-    std::string pairs_file = shared + "/decodingtrust/decoding_trust_with_refusals_train.json";
-    std::string judge_file = shared + "/decodingtrust/training_dataset.jsonl";
-    std::string tokenizer_dir = shared + "/gpt2-tokenizer";
+    std::string pairs_file = data + "/decodingtrust/decoding_trust_with_refusals_train.json";
+    std::string judge_file = data + "/decodingtrust/training_dataset.jsonl";
+    std::string tokenizer_dir = data + "/gpt2-tokenizer";
     defence::TextPairFields fields;
     std::vector<std::string> defences = {"undefended", "repnoise"};
     std::vector<double> attack_lr = {3e-5, 6e-5, 8e-5};

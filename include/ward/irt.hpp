@@ -14,7 +14,7 @@
 ///   #include <ward/irt.hpp>
 ///   namespace irt = ward::irt;
 ///
-///   irt::Dataset data = irt::read_epoch("../shared/data/benchmark-stitching");  // the paper's table
+///   irt::Dataset data = irt::read_epoch("data/benchmark-stitching");  // the paper's table (shipped with ward)
 ///   // or: irt::read_long_csv("scores.csv")  (model, benchmark, score [, release_date, compute, family])
 ///   std::cout << data.report.str();                 // every dropped/clipped/merged row, counted
 ///
@@ -28,8 +28,8 @@
 ///   auto bp = irt::fit_breakpoint(trend.frontier.date, trend.frontier.capability);  // acceleration?
 ///   auto eff = irt::algorithmic_efficiency(data, fit.capability);     // needs compute + families
 ///
-///   irt::write_file_atomic("out/capabilities.csv", irt::capabilities_csv(data, fit, &boot.capability_low,
-///                                                                        &boot.capability_high));
+///   io::write_atomically("out/capabilities.csv", irt::capabilities_csv(data, fit, &boot.capability_low,
+///                                                                      &boot.capability_high));
 ///   irt::plot_capabilities("out", data, fit, trend, band);             // gnuplot, when installed
 ///
 ///   // Synthetic worlds with a known acceleration, and the detector's power and false-positive rate:
@@ -38,7 +38,7 @@
 /// \endcode
 ///
 /// Headers, one concept each: csv (RFC 4180 reader), date (decimal years), dataset (table + builder +
-/// filters + load report), long_csv (long/wide CSV, metadata join), epoch (the Epoch layout, SCORES.md),
+/// filters + load report), long_csv (long/wide CSV, metadata join), epoch (the Epoch layout, as the paper builds its table),
 /// model (parameters, objective, residuals, sparse Jacobian), fit (bounded LM, Schur complement),
 /// bootstrap, profile, stats (OLS, t/F distributions), trend (frontier, forecast, backtest), efficiency,
 /// breakpoint, simulate, acceleration (detection study), report (CSV/JSON, atomic writes), plot (gnuplot).

@@ -1,6 +1,6 @@
 // The classifier judge: a learnable rule (texts with certain words are harmful) reaches high
 // held-out accuracy; the same seed gives the same classifier; save/load gives the same scores; on
-// DecodingTrust's labelled continuations (skipped when absent) with GPT-2's tokenizer, held-out
+// DecodingTrust's labelled continuations (data/decodingtrust) with GPT-2's tokenizer, held-out
 // accuracy beats the majority class and the AUC (by pair counting, here) is well above chance.
 #include <boost/test/unit_test.hpp>
 
@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path shared_data = WARD_SHARED_DATA_DIR;
+const fs::path data_dir = WARD_DATA_DIR;  // the data shipped in data/
 
 /// Random sentences over neutral words; a harmful one has one trigger word at a random place.
 std::vector<eval::LabelledPair> synthetic(std::size_t n, std::uint64_t seed) {
@@ -156,12 +156,8 @@ BOOST_AUTO_TEST_CASE(empty_text_scores_the_bias) {
 }
 
 BOOST_AUTO_TEST_CASE(decodingtrust_toxicity_with_gpt2_tokens) {
-    const fs::path file = shared_data / "decodingtrust" / "training_dataset.jsonl";
-    const fs::path tok_dir = shared_data / "gpt2-tokenizer";
-    if (!fs::exists(file) || !fs::exists(tok_dir / "encoder.json")) {
-        BOOST_WARN_MESSAGE(false, "skipped: " << file << " or GPT-2's tokenizer is absent");
-        return;
-    }
+    const fs::path file = data_dir / "decodingtrust" / "training_dataset.jsonl";
+    const fs::path tok_dir = data_dir / "gpt2-tokenizer";
     auto data = eval::read_decodingtrust_toxicity(file);
 
     // The labels, counted straight from the file.

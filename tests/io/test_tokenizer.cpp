@@ -1,5 +1,5 @@
 // Byte-level BPE tokenizer, against Hugging Face `tokenizers` (fixtures/make_tokenizer_reference.py):
-//   GPT-2 (../shared/data/gpt2-tokenizer) on every DecodingTrust text, random byte slices of them and
+//   GPT-2 (data/gpt2-tokenizer) on every DecodingTrust text, random byte slices of them and
 //   synthetic edge cases (emoji, scripts, whitespace, contractions, special tokens, ill-formed UTF-8);
 //   the same vocabulary as a tokenizer.json; a small Llama-3-style tokenizer (Split + ByteLevel,
 //   ignore_merges, special tokens) and a hand-made one (ByteLevel with add_prefix_space), both
@@ -32,11 +32,8 @@ using Ids = std::vector<std::int32_t>;
 namespace {
 
 const fs::path fixtures = fs::path(__FILE__).parent_path() / "fixtures";
-const fs::path shared_data = WARD_SHARED_DATA_DIR;
-const fs::path gpt2_dir = shared_data / "gpt2-tokenizer";
-
-bool have_gpt2() { return fs::exists(gpt2_dir / "encoder.json") && fs::exists(gpt2_dir / "vocab.bpe"); }
-bool have_decodingtrust() { return fs::exists(shared_data / "decodingtrust" / "training_dataset.jsonl"); }
+const fs::path data_dir = WARD_DATA_DIR;  // the data shipped in data/
+const fs::path gpt2_dir = data_dir / "gpt2-tokenizer";
 
 struct TempDir {
     fs::path path;
@@ -76,7 +73,7 @@ std::vector<nlohmann::json> read_jsonl(const fs::path& p) {
 using Texts = std::map<std::tuple<std::string, int, std::string>, std::string>;
 Texts decodingtrust_texts() {
     Texts texts;
-    const fs::path dir = shared_data / "decodingtrust";
+    const fs::path dir = data_dir / "decodingtrust";
     {
         std::ifstream in(dir / "training_dataset.jsonl");
         std::string line;
@@ -202,12 +199,6 @@ void check_round_trips(const Tokenizer& tok, const std::vector<Case>& cases) {
 
 Tokenizer gpt2() { return Tokenizer::from_gpt2_files(gpt2_dir / "encoder.json", gpt2_dir / "vocab.bpe"); }
 
-#define WARD_REQUIRE_GPT2()                                                                               \
-    if (!have_gpt2()) {                                                                                   \
-        BOOST_WARN_MESSAGE(false, "skipped: GPT-2's tokenizer files are not in " << gpt2_dir);            \
-        return;                                                                                           \
-    }
-
 /// The parse_error message `make` throws (fails the test when it throws nothing).
 std::string parse_failure(const std::function<void()>& make) {
     try {
@@ -229,21 +220,17 @@ nlohmann::json tiny_json() {
 BOOST_AUTO_TEST_SUITE(io_tokenizer)
 
 BOOST_AUTO_TEST_CASE(gpt2_matches_hf_on_decodingtrust_and_edge_cases) {
-    WARD_REQUIRE_GPT2();
     const Tokenizer tok = gpt2();
-    Texts texts;
-    if (have_decodingtrust()) texts = decodingtrust_texts();
-    else BOOST_WARN_MESSAGE(false, "DecodingTrust texts absent: only the synthetic GPT-2 cases run");
-    const auto ref = load_reference(fixtures / "gpt2_tokenizer_reference.jsonl", have_decodingtrust() ? &texts : nullptr);
+    const Texts texts = decodingtrust_texts();
+    const auto ref = load_reference(fixtures / "gpt2_tokenizer_reference.jsonl", &texts);
     const std::size_t n = check_encodings(tok, ref.cases);
     BOOST_TEST_MESSAGE("GPT-2: " << n << " strings compared with HF tokenizers");
-    BOOST_TEST(n > (have_decodingtrust() ? 7000u : 2000u));
+    BOOST_TEST(n > 7000u);
     check_decodes(tok, ref.decodes);
     check_round_trips(tok, ref.cases);
 }
 
 BOOST_AUTO_TEST_CASE(gpt2_accessors) {
-    WARD_REQUIRE_GPT2();
     const Tokenizer tok = gpt2();
     BOOST_TEST(tok.vocab_size() == 50257u);
     BOOST_TEST(tok.token_to_id("<|endoftext|>").value() == 50256);
@@ -260,7 +247,6 @@ BOOST_AUTO_TEST_CASE(gpt2_accessors) {
 }
 
 BOOST_AUTO_TEST_CASE(gpt2_as_tokenizer_json_matches_the_original_files) {
-    WARD_REQUIRE_GPT2();
     // A GPT-2 tokenizer.json is the same vocabulary with "a b" merges and the ByteLevel settings.
     nlohmann::json vocab;
     std::ifstream(gpt2_dir / "encoder.json") >> vocab;
@@ -393,7 +379,6 @@ BOOST_AUTO_TEST_CASE(from_dir_reads_the_config_and_both_layouts) {
     const std::string msg = parse_failure([&] { (void)Tokenizer::from_dir(dir.path); });
     BOOST_TEST(msg.find("tokenizer_config.json") != std::string::npos);
 
-    if (!have_gpt2()) return;
     TempDir gpt2_copy;  // vocab.json + merges.txt, as Hugging Face names GPT-2's two files
     fs::copy_file(gpt2_dir / "encoder.json", gpt2_copy.path / "vocab.json");
     fs::copy_file(gpt2_dir / "vocab.bpe", gpt2_copy.path / "merges.txt");
@@ -403,9 +388,8 @@ BOOST_AUTO_TEST_CASE(from_dir_reads_the_config_and_both_layouts) {
 
 BOOST_AUTO_TEST_CASE(encode_from_two_threads_gives_the_same_ids) {
     // A cold cache, two threads encoding the same strings at once: both must give HF's ids.
-    const bool gpt2_present = have_gpt2();
-    const Tokenizer tok = gpt2_present ? gpt2() : Tokenizer::from_hf_json(fixtures / "llama3_style_tokenizer.json");
-    const auto ref = load_reference(fixtures / (gpt2_present ? "gpt2_tokenizer_reference.jsonl" : "llama3_style_reference.jsonl"), nullptr);
+    const Tokenizer tok = gpt2();
+    const auto ref = load_reference(fixtures / "gpt2_tokenizer_reference.jsonl", nullptr);
     std::vector<Ids> results[2];
     auto work = [&](int t) {
         for (int pass = 0; pass < 3; ++pass)

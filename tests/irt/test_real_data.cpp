@@ -1,4 +1,4 @@
-// On the real data in ../shared/data (skipped, visibly, when it is absent): the Epoch table as the
+// On the real data shipped in data/: the Epoch table as the
 // paper builds it, the fit against scipy.optimize.least_squares on the same objective (fixture made by
 // fixtures/make_epoch_reference.py), the anchor, and the ordering of well-known models.
 #include <boost/test/unit_test.hpp>
@@ -21,16 +21,9 @@ using namespace ward::irt;
 
 namespace {
 
-const std::string data_dir = std::string(WARD_SHARED_DATA_DIR) + "/benchmark-stitching";
-const std::string obsscaling = std::string(WARD_SHARED_DATA_DIR) + "/obsscaling/base_llm_benchmark_eval.csv";
+const std::string data_dir = std::string(WARD_DATA_DIR) + "/benchmark-stitching";
+const std::string obsscaling = std::string(WARD_DATA_DIR) + "/obsscaling/base_llm_benchmark_eval.csv";
 const std::string fixture = std::string(__FILE__).substr(0, std::string(__FILE__).rfind('/')) + "/fixtures/epoch_reference.csv";
-
-bool have(const std::string& path) {
-    if (std::filesystem::exists(path)) return true;
-    BOOST_TEST_MESSAGE("SKIPPED: " << path << " not found (../shared/data is not part of the project)");
-    BOOST_WARN_MESSAGE(false, "skipped: " + path + " is absent");
-    return false;
-}
 
 const Dataset& epoch() {
     static const Dataset d = read_epoch(data_dir);
@@ -42,7 +35,6 @@ const Dataset& epoch() {
 BOOST_AUTO_TEST_SUITE(irt_real_data)
 
 BOOST_AUTO_TEST_CASE(epoch_fit_matches_scipy_reference) {
-    if (!have(data_dir) || !have(fixture)) return;
     const Dataset& d = epoch();
     const FitResult f = fit(d);
     BOOST_TEST(f.converged);
@@ -72,7 +64,6 @@ BOOST_AUTO_TEST_CASE(epoch_fit_matches_scipy_reference) {
 }
 
 BOOST_AUTO_TEST_CASE(epoch_anchor_and_ordering) {
-    if (!have(data_dir)) return;
     const Dataset& d = epoch();
     const FitResult f = fit(d);
     const auto w = static_cast<std::size_t>(d.benchmark_index("Winogrande"));
@@ -99,7 +90,6 @@ BOOST_AUTO_TEST_CASE(epoch_anchor_and_ordering) {
 }
 
 BOOST_AUTO_TEST_CASE(obsscaling_compute_within_families) {
-    if (!have(obsscaling)) return;
     WideCsvOptions o;
     o.benchmark_columns = {"MMLU", "ARC-C", "HellaSwag", "Winograd", "TruthfulQA", "GSM8K", "XWinograd", "HumanEval"};
     o.family_column = "Model Family";
@@ -133,7 +123,6 @@ BOOST_AUTO_TEST_CASE(obsscaling_compute_within_families) {
 }
 
 BOOST_AUTO_TEST_CASE(unknown_model_in_the_epoch_join) {
-    if (!have(data_dir)) return;
     // A copy of the layout with one extra model, scored on four tasks but absent from model_versions.csv.
     namespace fs = std::filesystem;
     const fs::path dir = fs::temp_directory_path() / ("ward_irt_epoch_" + std::to_string(::getpid()));

@@ -1,6 +1,6 @@
 #pragma once
 // Reader for Epoch AI's benchmarking-hub layout (the data behind "A Rosetta Stone for AI Benchmarks"),
-// following ../shared/data/benchmark-stitching/SCORES.md step by step:
+// building the paper's table of scores step by step (the files: data/benchmark-stitching):
 //   1. benchmarks_runs.csv: six tasks, column "Best score (across scorers)" (a fraction);
 //   2. external_benchmark_*.csv: one score column per file, scaled as the table below says;
 //   3. keep models scored on more than 3 distinct benchmarks;
@@ -29,7 +29,7 @@ struct ExternalBenchmark {
     Scale scale;
 };
 
-/// The external benchmark files the paper uses (SCORES.md, step 2).
+/// The external benchmark files the paper uses (step 2).
 inline const std::vector<ExternalBenchmark>& epoch_external_benchmarks() {
     using S = Scale;
     static const std::vector<ExternalBenchmark> table = {
@@ -71,7 +71,7 @@ inline const std::vector<ExternalBenchmark>& epoch_external_benchmarks() {
     return table;
 }
 
-/// The Epoch-run tasks the paper uses (SCORES.md, step 1).
+/// The Epoch-run tasks the paper uses (step 1).
 inline const std::vector<std::string>& epoch_run_tasks() {
     static const std::vector<std::string> tasks = {
         "GPQA diamond", "FrontierMath-2025-02-28-Private", "MATH level 5", "OTIS Mock AIME 2024-2025",
