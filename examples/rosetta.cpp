@@ -1,6 +1,6 @@
 // rosetta: benchmark stitching end to end.
 //
-//   rosetta --data ../shared/data/benchmark-stitching [--out out/]   the Epoch layout, as the paper
+//   rosetta --data data/benchmark-stitching [--out out/]             the Epoch layout, as the paper
 //   rosetta --csv scores.csv [--metadata models.csv] [--out out/]    a long CSV (model, benchmark, score, ...)
 //   rosetta [--out out/]                                             a simulated world with a known acceleration
 //
@@ -61,7 +61,9 @@ int run(const Args& a) {
         opt.anchor = irt::Anchor::on_benchmark("bench_000");
         source = "simulated data (growth 0.6/yr, accelerating to 1.2/yr from 2024-01-01)";
         if (!a.write_sim.empty()) {
-            irt::write_file_atomic(a.write_sim, irt::long_csv(data));
+            const std::filesystem::path sim_file(a.write_sim);
+            if (sim_file.has_parent_path()) std::filesystem::create_directories(sim_file.parent_path());
+            ward::io::write_atomically(sim_file, irt::long_csv(data));
             std::cout << "wrote the simulated scores to " << a.write_sim << "\n";
         }
         if (a.detection > 0) {
@@ -178,12 +180,12 @@ int run(const Args& a) {
     if (!a.out.empty()) {
         std::filesystem::create_directories(a.out);
         const auto path = [&](const char* f) { return (std::filesystem::path(a.out) / f).string(); };
-        irt::write_file_atomic(path("capabilities.csv"), irt::capabilities_csv(data, fit, boot ? &boot->capability_low : nullptr,
+        ward::io::write_atomically(path("capabilities.csv"), irt::capabilities_csv(data, fit, boot ? &boot->capability_low : nullptr,
                                                                                 boot ? &boot->capability_high : nullptr));
-        irt::write_file_atomic(path("benchmarks.csv"), irt::benchmarks_csv(data, fit));
+        ward::io::write_atomically(path("benchmarks.csv"), irt::benchmarks_csv(data, fit));
         irt::SummaryInputs in{&data, &fit, anchor, fit_ms, trend ? &*trend : nullptr, bp ? &*bp : nullptr,
                               eff ? &*eff : nullptr, bt ? &*bt : nullptr, boot ? a.bootstrap : 0};
-        irt::write_file_atomic(path("summary.json"), irt::summary_json(in).dump(2) + "\n");
+        ward::io::write_atomically(path("summary.json"), irt::summary_json(in).dump(2) + "\n");
         std::cout << "\nwrote " << path("capabilities.csv") << ", benchmarks.csv, summary.json\n";
         if (!a.no_plots) {
             if (trend) std::cout << irt::plot_capabilities(a.out, data, fit, *trend, band, boot ? &boot->capability_low : nullptr,
@@ -199,7 +201,7 @@ int run(const Args& a) {
 int main(int argc, char** argv) {
     CLI::App app{"rosetta: benchmark stitching (IRT) - capabilities, trends, efficiency, acceleration"};
     Args a;
-    auto* data = app.add_option("--data", a.data_dir, "Epoch benchmarking-hub folder (e.g. ../shared/data/benchmark-stitching)")
+    auto* data = app.add_option("--data", a.data_dir, "Epoch benchmarking-hub folder (shipped: data/benchmark-stitching)")
                      ->check(CLI::ExistingDirectory);
     app.add_option("--csv", a.csv, "long CSV: model, benchmark, score [, release_date, compute, family]")
         ->check(CLI::ExistingFile)->excludes(data);

@@ -1,8 +1,9 @@
 #pragma once
-// Reports: capabilities.csv, benchmarks.csv and summary.json, each written atomically (temporary file
-// in the same folder, flushed, then renamed over the target) so that a killed run never leaves half a file.
+// Reports: capabilities.csv, benchmarks.csv and summary.json as text; write them with
+// io::write_atomically (io/atomic_file.hpp), so that a killed run never leaves half a file.
 
 #include <ward/core/error.hpp>
+#include <ward/io/atomic_file.hpp>
 #include <ward/irt/breakpoint.hpp>
 #include <ward/irt/dataset.hpp>
 #include <ward/irt/date.hpp>
@@ -20,33 +21,8 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
 
 namespace ward::irt {
-
-/// Writes `content` to `path` atomically: `path.tmp.<pid>`, flush + fsync, rename.
-inline void write_file_atomic(const std::string& path, const std::string& content) {
-    namespace fs = std::filesystem;
-    const fs::path target(path);
-    if (target.has_parent_path()) fs::create_directories(target.parent_path());
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    {
-        std::FILE* f = std::fopen(tmp.c_str(), "wb");
-        if (!f) throw io_error("cannot write '" + tmp + "'");
-        const bool ok = std::fwrite(content.data(), 1, content.size(), f) == content.size() && std::fflush(f) == 0 &&
-                        ::fsync(::fileno(f)) == 0;
-        if (std::fclose(f) != 0 || !ok) {
-            std::remove(tmp.c_str());
-            throw io_error("writing '" + tmp + "' failed");
-        }
-    }
-    std::error_code ec;
-    fs::rename(tmp, target, ec);
-    if (ec) {
-        std::remove(tmp.c_str());
-        throw io_error("cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
-    }
-}
 
 inline std::string csv_field(const std::string& s) {
     if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
