@@ -8,9 +8,12 @@
 // which keeps each state from drifting far from where the other left the model (the paper's fix
 // for the excess drift of plain alternation). One AdamW runs through both states, as one trainer
 // does in the paper; the proximal gradient rho * (w - w_anchor) is added to each step's gradient
-// before clipping. Each state walks its own data in a seeded order, epoch after epoch.
+// before clipping. Each state walks its own data in a seeded order, epoch after epoch. It runs on the
+// shared training loop (train/loop.hpp), whose checkpoints also carry the anchor weights, so a killed
+// run resumes bit-identically.
 
 #include <cmath>
+#include <filesystem>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -18,11 +21,9 @@
 #include "ward/core/rng.hpp"
 #include "ward/defence/batch.hpp"
 #include "ward/nn/module.hpp"
-#include "ward/optim/adam.hpp"
-#include "ward/optim/clip.hpp"
 #include "ward/tensor.hpp"  // Lisa trains on the CPU
 #include "ward/train/lm_trainer.hpp"
-#include "ward/train/progress.hpp"
+#include "ward/train/loop.hpp"
 
 namespace ward::defence {
 
@@ -38,6 +39,9 @@ struct LisaOptions {
     double clip_norm = 1.0;  // 0: no clipping
     std::int64_t pad_id = 0;
     std::uint64_t seed = 0;
+    std::filesystem::path checkpoint;  // empty: none; else written every checkpoint_every steps and at the end
+    index_t checkpoint_every = 0;
+    bool resume = true;                // continue from the checkpoint when it exists
     bool quiet = false;
 };
 
@@ -46,9 +50,38 @@ struct LisaResult {
     std::vector<double> proximal;   // per step: rho / 2 * ||w - w_anchor||^2 before the step
     std::vector<bool> alignment;    // per step: true in the alignment state
     index_t steps = 0, switches = 0;
+    index_t resumed_from = 0;       // the step the checkpoint gave, 0 if none
 };
 
 namespace detail {
+
+/// Which state each step is in: a pure function of the step count, so a resumed run replays it.
+class LisaSchedule {
+public:
+    explicit LisaSchedule(const LisaOptions& o) : align_(o.alignment_steps), finetune_(o.finetune_steps), aligning_(o.alignment_steps > 0) {}
+    /// Moves to the next step; true when the state switches there (the anchor moves to the current weights).
+    bool advance() {
+        bool switched = false;
+        if (in_state_ == (aligning_ ? align_ : finetune_)) {
+            if ((aligning_ ? finetune_ : align_) > 0) {
+                aligning_ = !aligning_;
+                switched = true;
+                ++switches_;
+            }
+            in_state_ = 0;
+        }
+        ++in_state_;
+        return switched;
+    }
+    bool aligning() const { return aligning_; }
+    index_t switches() const { return switches_; }
+
+private:
+    index_t align_, finetune_;
+    bool aligning_;
+    index_t in_state_ = 0, switches_ = 0;
+};
+
 /// Batches of one data set in a seeded order, reshuffled each time it is used up.
 class LisaStream {
 public:
@@ -73,6 +106,32 @@ private:
     std::size_t pos_ = 0;
     index_t epoch_ = 0;
 };
+
+/// The anchor weights, the one state of Lisa's that the step count does not determine: saved with
+/// each checkpoint under "lisa.anchor.<parameter>".
+template <FloatElement T>
+struct LisaAnchor {
+    const optim::ParameterList<T, cpu>* params;
+    std::vector<Tensor<T, cpu>> weights;
+
+    static std::string key(const std::string& name) { return "lisa.anchor." + name; }
+    void write(io::SafetensorsWriter& w) const {
+        for (std::size_t i = 0; i < weights.size(); ++i) w.add(key((*params)[i].name), weights[i]);
+    }
+    void check(const io::SafetensorsFile& f) const {
+        for (std::size_t i = 0; i < weights.size(); ++i) {
+            const std::string k = key((*params)[i].name);
+            if (!f.contains(k)) throw parse_error(f.path().string() + ": checkpoint has no Lisa anchor '" + k + "'");
+            if (!(f.info(k).shape == weights[i].shape()))
+                throw shape_error(f.path().string() + ": Lisa anchor '" + k + "' is " + f.info(k).shape.str() + ", the parameter " +
+                                  weights[i].shape().str());
+        }
+    }
+    void read(const io::SafetensorsFile& f) {
+        for (std::size_t i = 0; i < weights.size(); ++i) f.read_into(key((*params)[i].name), weights[i]);
+    }
+};
+
 }  // namespace detail
 
 /// Fine-tunes `model` on `user` data the Lisa way, alternating with steps on `alignment` data.
@@ -90,58 +149,52 @@ LisaResult lisa_finetune(nn::CausalLM<T, cpu>& model, const std::vector<train::E
     using V = compute_t<T>;
     auto params = nn::parameters<T, cpu>(model);
     if (params.empty()) throw value_error("lisa: the model has no trainable parameters");
-    optim::AdamWOptions ao;
-    ao.lr = opt.lr;
-    ao.weight_decay = opt.weight_decay;
-    optim::AdamW<T> adam(params, ao);
 
     detail::LisaStream streams[2] = {{alignment, opt.batch_size, opt.seed, 0x4c1u}, {user, opt.batch_size, opt.seed, 0x4c2u}};
-    std::vector<Tensor<T, cpu>> anchor;
-    for (const auto& p : params) anchor.push_back(p.value.clone());
-    train::Progress progress(opt.steps, 10, opt.quiet);
-    LisaResult res;
-    bool aligning = opt.alignment_steps > 0;
-    index_t in_state = 0;
-    double tokens = 0;
-    for (index_t s = 0; s < opt.steps; ++s) {
-        if (in_state == (aligning ? opt.alignment_steps : opt.finetune_steps)) {  // switch: anchor at the weights the state ended on
-            const bool next = !aligning;
-            if ((next ? opt.alignment_steps : opt.finetune_steps) > 0) {
-                aligning = next;
-                for (std::size_t i = 0; i < params.size(); ++i) anchor[i].assign(params[i].value);
-                ++res.switches;
-            }
-            in_state = 0;
+    detail::LisaSchedule schedule(opt);
+    detail::LisaAnchor<T> anchor{&params, {}};
+    for (const auto& p : params) anchor.weights.push_back(p.value.clone());
+    index_t next = 0;  // the step the schedule and streams stand at
+    auto step = [&](index_t s) {
+        for (; next < s; ++next) {  // resumed: replay the schedule and the batch order (the anchor came from the checkpoint)
+            schedule.advance();
+            (void)streams[schedule.aligning() ? 0 : 1].next();
         }
-        const auto& data = aligning ? alignment : user;
-        train::LmBatch b = train::make_batch(data, streams[aligning ? 0 : 1].next(), opt.pad_id, opt.max_len);
+        if (schedule.advance())  // switch: anchor at the weights the last state ended on
+            for (std::size_t i = 0; i < params.size(); ++i) anchor.weights[i].assign(params[i].value);
+        ++next;
+        const bool aligning = schedule.aligning();
+        train::LmBatch b = train::make_batch(aligning ? alignment : user, streams[aligning ? 0 : 1].next(), opt.pad_id, opt.max_len);
         double loss = 0;
         if (b.tokens > 0) {
             ag::Var<T, cpu> ce = ag::cross_entropy(model.forward(b.inputs).logits, b.targets);
             loss = double(ce.value().item());
-            if (!std::isfinite(loss))
-                throw value_error("lisa stopped: the loss is " + std::to_string(loss) + " at step " + std::to_string(s + 1) + " (" +
-                                  (aligning ? "alignment" : "fine-tuning") + " state)");
-            ce.backward();
+            if (std::isfinite(loss)) ce.backward();
         }
+        // The proximal term's gradient rho * (w - w_anchor) joins the step's gradient before clipping.
         double prox = 0;
         for (std::size_t i = 0; i < params.size(); ++i) {
-            Tensor<T, cpu> d(params[i].value - anchor[i]);
+            Tensor<T, cpu> d(params[i].value - anchor.weights[i]);
             prox += ward::sum(ward::square(ward::cast<double>(d))).item();
             if (opt.rho > 0) params[i].grad.assign(params[i].grad + d * V(opt.rho));
         }
         prox *= 0.5 * opt.rho;
-        if (opt.clip_norm > 0) optim::clip_grad_norm(params, opt.clip_norm);
-        adam.step();
-        adam.zero_grad();
-        res.losses.push_back(loss + prox);
-        res.proximal.push_back(prox);
-        res.alignment.push_back(aligning);
-        tokens += double(b.inputs.numel());
-        progress.update(s + 1, loss + prox, tokens);
-        ++res.steps;
-        ++in_state;
+        return train::StepOutcome{loss + prox, {{"ce", loss}, {"proximal", prox}, {"alignment", aligning ? 1.0 : 0.0}},
+                                  double(b.inputs.numel())};
+    };
+    const train::LoopOptions loop{.lr = opt.lr, .weight_decay = opt.weight_decay, .warmup_steps = 0, .clip_norm = opt.clip_norm,
+                                  .checkpoint = opt.checkpoint, .checkpoint_every = opt.checkpoint_every, .resume = opt.resume,
+                                  .quiet = opt.quiet, .name = "lisa"};
+    train::LoopResult r = train::run_loop(params, opt.steps, loop, step, train::NoHook{}, anchor);
+    LisaResult res;
+    res.losses = std::move(r.losses);
+    for (const auto& t : r.terms) {
+        res.proximal.push_back(t.at("proximal"));
+        res.alignment.push_back(t.at("alignment") != 0.0);
     }
+    res.steps = r.steps;
+    res.resumed_from = r.resumed_from;
+    for (index_t s = 0; s + 1 < static_cast<index_t>(res.alignment.size()); ++s) res.switches += res.alignment[s] != res.alignment[s + 1];
     return res;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Training checkpoints: one safetensors file holding the model's parameters (under their own
 // names, so the file is also a plain weights file), the optimiser's state (under "optim."), the
-// generator's position and the step count, written atomically. A run that loads its last
+// generator's position, the step count and whatever state a training procedure keeps besides
+// (a CheckpointState, e.g. Lisa's anchor weights), written atomically. A run that loads its last
 // checkpoint continues bit-identically on the CPU.
 //
 //   train::save_checkpoint("ckpt.safetensors", params, opt, {.step = step, .generator = &gen});
@@ -15,6 +16,7 @@
 
 #include "ward/core/error.hpp"
 #include "ward/core/rng.hpp"
+#include "ward/io/atomic_file.hpp"
 #include "ward/io/safetensors.hpp"
 #include "ward/optim/optimizer.hpp"
 #include "ward/optim/parameter.hpp"
@@ -27,6 +29,23 @@ struct CheckpointExtras {
     std::int64_t step = 0;
     const Generator* generator = nullptr;      // its offset is saved, so dropout masks continue
     std::map<std::string, std::string> metadata = {};  // anything else the caller wants back
+};
+
+/// State a training procedure keeps besides weights and optimiser (tensors and metadata under a
+/// prefix of its own): written with every checkpoint; on loading, `check` throws if the file does
+/// not hold it (and changes nothing), then `read` restores it.
+template <class S>
+concept CheckpointState = requires(const S& cs, S& s, io::SafetensorsWriter& w, const io::SafetensorsFile& f) {
+    cs.write(w);
+    cs.check(f);
+    s.read(f);
+};
+
+/// No state beyond weights and optimiser.
+struct NoState {
+    void write(io::SafetensorsWriter&) const {}
+    void check(const io::SafetensorsFile&) const {}
+    void read(const io::SafetensorsFile&) {}
 };
 
 struct CheckpointInfo {
@@ -47,24 +66,26 @@ inline std::uint64_t parse_u64(const std::map<std::string, std::string>& md, con
 }
 }  // namespace detail
 
-/// Writes parameters, optimiser state, step and generator position to `path` atomically.
-template <optim::Optimizer O, FloatElement T, Device D>
+/// Writes parameters, optimiser state, step, generator position and `state` to `path` atomically.
+template <optim::Optimizer O, FloatElement T, Device D, CheckpointState S = NoState>
 void save_checkpoint(const std::filesystem::path& path, const optim::ParameterList<T, D>& params, const O& opt,
-                     const CheckpointExtras& extras = {}) {
+                     const CheckpointExtras& extras = {}, const S& state = {}) {
     io::SafetensorsWriter w;
     for (const auto& p : params) w.add(p.name, p.value);
     opt.write_state(w, optimizer_prefix);
+    state.write(w);
     w.add_metadata("ward.checkpoint.step", std::to_string(extras.step));
     if (extras.generator) w.add_metadata("ward.checkpoint.generator_offset", std::to_string(extras.generator->offset()));
     for (const auto& [k, v] : extras.metadata) w.add_metadata("user." + k, v);
+    io::remove_stale_temporaries(path);  // a killed earlier save's, so repeated kills leave at most one
     w.save(path);
 }
 
 /// Restores what save_checkpoint wrote into existing parameters (in place, shapes and dtypes must
-/// match), the optimiser and the generator. Everything is checked before anything is changed.
-template <optim::Optimizer O, FloatElement T, Device D>
+/// match), the optimiser, the generator and `state`. Everything is checked before anything is changed.
+template <optim::Optimizer O, FloatElement T, Device D, CheckpointState S = NoState>
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, const optim::ParameterList<T, D>& params, O& opt,
-                               Generator* generator = nullptr) {
+                               Generator* generator = nullptr, S* state = nullptr) {
     io::SafetensorsFile f(path);
     const auto& md = f.metadata();
     for (const auto& p : params) {
@@ -77,9 +98,11 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, const optim::P
     CheckpointInfo out;
     out.step = static_cast<std::int64_t>(detail::parse_u64(md, "ward.checkpoint.step", path));
     std::uint64_t offset = generator ? detail::parse_u64(md, "ward.checkpoint.generator_offset", path) : 0;
+    if (state) state->check(f);
     opt.read_state(f, optimizer_prefix);  // checks itself fully before changing anything
     for (const auto& p : params) f.read_into(p.name, p.value);
     if (generator) generator->set_offset(offset);
+    if (state) state->read(f);
     for (const auto& [k, v] : md)
         if (k.rfind("user.", 0) == 0) out.metadata[k.substr(5)] = v;
     return out;

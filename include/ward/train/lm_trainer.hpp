@@ -1,8 +1,8 @@
 #pragma once
 // Causal-LM fine-tuning: tokenised examples (ids plus which positions carry loss), padded batches in
 // a seeded order, next-token cross-entropy (on response tokens only when asked), gradient
-// accumulation, clipping, AdamW with warmup, evaluation loss, progress, periodic atomic checkpoints
-// with bit-identical resume, and a hard stop when the loss is NaN or infinite.
+// accumulation and evaluation loss, on the shared training loop (train/loop.hpp: clipping, AdamW
+// with warmup, progress, atomic checkpoints with bit-identical resume, a hard stop on a NaN loss).
 
 #include <algorithm>
 #include <cmath>
@@ -18,12 +18,8 @@
 #include "ward/autograd/shape_ops.hpp"
 #include "ward/nn/module.hpp"
 #include "ward/nn/transformer.hpp"
-#include "ward/optim/adam.hpp"
-#include "ward/optim/clip.hpp"
-#include "ward/optim/schedule.hpp"
-#include "ward/train/checkpoint.hpp"
 #include "ward/tensor.hpp"  // train_lm runs on the CPU
-#include "ward/train/progress.hpp"
+#include "ward/train/loop.hpp"
 
 namespace ward::train {
 
@@ -90,8 +86,8 @@ struct TrainOptions {
     double clip_norm = 1.0;         // 0: no clipping
     index_t max_steps = -1;         // stop after this many optimiser steps (-1: all epochs)
     index_t eval_every = 0;         // evaluate every this many steps (0: at the end only)
-    index_t checkpoint_every = 0;   // checkpoint every this many steps (0: never)
-    std::filesystem::path checkpoint;  // where; resumed from when it exists and resume is set
+    index_t checkpoint_every = 0;   // checkpoint every this many steps (0: at the end only)
+    std::filesystem::path checkpoint;  // where (also written at the end); resumed from when it exists and resume is set
     bool resume = true;
     std::int64_t pad_id = 0;
     std::uint64_t seed = 0;
@@ -99,7 +95,7 @@ struct TrainOptions {
 };
 
 struct TrainResult {
-    std::vector<double> step_losses;  // mean loss of each optimiser step
+    std::vector<double> step_losses;  // mean loss of each optimiser step (resumed ones included)
     std::vector<double> eval_losses;  // each evaluation, in order
     index_t steps = 0;                // optimiser steps taken in total (counting resumed ones)
     index_t resumed_from = 0;         // the step a checkpoint gave, 0 if none
@@ -131,75 +127,56 @@ TrainResult train_lm(nn::CausalLM<T, cpu>& model, const std::vector<Example>& tr
                      const TrainOptions& opt) {
     if (train_data.empty()) throw value_error("train_lm: no training examples");
     if (opt.batch_size <= 0 || opt.grad_accumulation <= 0) throw value_error("train_lm: batch size and accumulation must be positive");
-    auto params = nn::parameters<T, cpu>(model);
-    if (params.empty()) throw value_error("train_lm: the model has no trainable parameters");
-    optim::AdamWOptions ao;
-    ao.lr = opt.lr;
-    ao.weight_decay = opt.weight_decay;
-    optim::AdamW<T> adam(params, ao);
-
     const index_t batches_per_epoch = (static_cast<index_t>(train_data.size()) + opt.batch_size - 1) / opt.batch_size;
     const index_t steps_per_epoch = (batches_per_epoch + opt.grad_accumulation - 1) / opt.grad_accumulation;
     index_t total_steps = steps_per_epoch * opt.epochs;
     if (opt.max_steps >= 0) total_steps = std::min(total_steps, opt.max_steps);
 
-    TrainResult res;
-    if (!opt.checkpoint.empty() && opt.resume && std::filesystem::exists(opt.checkpoint)) {
-        res.resumed_from = load_checkpoint(opt.checkpoint, params, adam).step;
-    }
-    optim::LinearWarmup warmup{opt.warmup_steps};
-    Progress progress(total_steps, 10, opt.quiet);
-    if (res.resumed_from) progress.note("resumed from step " + std::to_string(res.resumed_from) + " (" + opt.checkpoint.string() + ")");
-    auto t0 = std::chrono::steady_clock::now();
-    double tokens = 0;
-    index_t step = 0;
-    for (index_t epoch = 0; epoch < opt.epochs && step < total_steps; ++epoch) {
-        // The epoch's order depends on (seed, epoch) only, so a resumed run sees the same batches.
-        const std::vector<std::size_t> order = shuffled_indices(train_data.size(), Generator(opt.seed, static_cast<std::uint64_t>(epoch)));
-        for (index_t s = 0; s < steps_per_epoch && step < total_steps; ++s, ++step) {
-            if (step < res.resumed_from) continue;  // already done before the checkpoint
-            double step_loss = 0;
-            index_t step_tokens = 0;
-            std::vector<LmBatch> micro;
-            for (index_t a = 0; a < opt.grad_accumulation; ++a) {
-                index_t b = s * opt.grad_accumulation + a;
-                if (b >= batches_per_epoch) break;
-                std::vector<std::size_t> rows;
-                for (index_t r = b * opt.batch_size; r < std::min<index_t>((b + 1) * opt.batch_size, static_cast<index_t>(order.size())); ++r)
-                    rows.push_back(order[static_cast<std::size_t>(r)]);
-                micro.push_back(make_batch(train_data, rows, opt.pad_id, opt.max_len));
-                step_tokens += micro.back().tokens;
-            }
-            if (step_tokens == 0) continue;
-            for (const LmBatch& b : micro) {
-                if (b.tokens == 0) continue;
-                ag::Var<T> loss = ag::cross_entropy(model.forward(b.inputs).logits, b.targets);
-                double l = loss.value().item();
-                if (!std::isfinite(l))
-                    throw value_error("training stopped: the loss is " + std::to_string(l) + " at step " + std::to_string(step + 1) +
-                                      " (epoch " + std::to_string(epoch + 1) + ")" +
-                                      (opt.checkpoint.empty() ? std::string() : "; last checkpoint: " + opt.checkpoint.string()));
-                // Weight each micro-batch by its share of the step's tokens: the step's gradient is
-                // that of the mean over all its tokens.
-                (loss * (double(b.tokens) / double(step_tokens))).backward();
-                step_loss += l * double(b.tokens) / double(step_tokens);
-                tokens += double(b.inputs.numel());
-            }
-            if (opt.clip_norm > 0) optim::clip_grad_norm(params, opt.clip_norm);
-            adam.set_lr_multiplier(warmup(step));
-            adam.step();
-            adam.zero_grad();
-            res.step_losses.push_back(step_loss);
-            progress.update(step + 1, step_loss, tokens);
-            if (opt.eval_every > 0 && (step + 1) % opt.eval_every == 0 && !eval_data.empty())
-                res.eval_losses.push_back(evaluate_lm(model, eval_data, opt.batch_size, opt.pad_id, opt.max_len));
-            if (opt.checkpoint_every > 0 && (step + 1) % opt.checkpoint_every == 0 && !opt.checkpoint.empty())
-                save_checkpoint(opt.checkpoint, params, adam, {.step = step + 1, .generator = nullptr, .metadata = {}});
+    std::vector<std::size_t> order;  // the current epoch's, fixed by (seed, epoch): a resumed run sees the same batches
+    index_t order_epoch = -1;
+    auto step = [&](index_t s) {
+        const index_t epoch = s / steps_per_epoch, within = s % steps_per_epoch;
+        if (epoch != order_epoch) {
+            order = shuffled_indices(train_data.size(), Generator(opt.seed, static_cast<std::uint64_t>(epoch)));
+            order_epoch = epoch;
         }
-    }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    res.tokens_per_second = secs > 0 ? tokens / secs : 0;
-    res.steps = step;
+        std::vector<LmBatch> micro;
+        index_t step_tokens = 0;
+        for (index_t b = within * opt.grad_accumulation; b < std::min((within + 1) * opt.grad_accumulation, batches_per_epoch); ++b) {
+            std::vector<std::size_t> rows;
+            for (index_t r = b * opt.batch_size; r < std::min<index_t>((b + 1) * opt.batch_size, static_cast<index_t>(order.size())); ++r)
+                rows.push_back(order[static_cast<std::size_t>(r)]);
+            micro.push_back(make_batch(train_data, rows, opt.pad_id, opt.max_len));
+            step_tokens += micro.back().tokens;
+        }
+        StepOutcome out;
+        out.update = step_tokens > 0;
+        for (const LmBatch& b : micro) {
+            if (b.tokens == 0) continue;
+            // Each micro-batch weighs its share of the step's tokens: the step's gradient is that
+            // of the mean over all its tokens.
+            const double share = double(b.tokens) / double(step_tokens);
+            ag::Var<T> loss = ag::cross_entropy(model.forward(b.inputs).logits, b.targets);
+            out.loss += double(loss.value().item()) * share;
+            if (std::isfinite(out.loss)) (loss * share).backward();
+            out.tokens += double(b.inputs.numel());
+        }
+        return out;
+    };
+    TrainResult res;
+    auto evaluate_every = [&](index_t s) {
+        if (opt.eval_every > 0 && (s + 1) % opt.eval_every == 0 && !eval_data.empty())
+            res.eval_losses.push_back(evaluate_lm(model, eval_data, opt.batch_size, opt.pad_id, opt.max_len));
+    };
+    const LoopOptions loop{.lr = opt.lr, .weight_decay = opt.weight_decay, .warmup_steps = opt.warmup_steps,
+                           .clip_norm = opt.clip_norm, .checkpoint = opt.checkpoint, .checkpoint_every = opt.checkpoint_every,
+                           .resume = opt.resume, .quiet = opt.quiet, .name = "training"};
+    NoState none;
+    LoopResult r = run_loop(nn::parameters<T, cpu>(model), total_steps, loop, step, evaluate_every, none);
+    res.step_losses = std::move(r.losses);
+    res.steps = r.steps;
+    res.resumed_from = r.resumed_from;
+    res.tokens_per_second = r.tokens_per_second;
     if (!eval_data.empty()) res.eval_losses.push_back(evaluate_lm(model, eval_data, opt.batch_size, opt.pad_id, opt.max_len));
     return res;
 }
