@@ -207,4 +207,92 @@ BOOST_AUTO_TEST_CASE(remove_durably_removes_a_file_ignores_a_missing_one_and_rep
     BOOST_TEST(read_file(dir.path / "full" / "inside") == "x");
 }
 
+BOOST_AUTO_TEST_CASE(stale_temporaries_of_one_target_are_removed_and_nothing_else) {
+    TempDir dir;
+    write_plain(dir.path / "ckpt.safetensors", "current");
+    write_plain(dir.path / ".ckpt.safetensors.tmp-a1B2c3", "killed save");
+    write_plain(dir.path / ".ckpt.safetensors.tmp-zzzzzz", "killed save");
+    write_plain(dir.path / ".other.safetensors.tmp-a1B2c3", "another target's");
+    write_plain(dir.path / ".ckpt.safetensors.tmp-toolong1", "not a temporary name");
+    ward::io::remove_stale_temporaries(dir.path / "ckpt.safetensors");
+    BOOST_TEST((dir.entries() == std::vector<std::string>{".ckpt.safetensors.tmp-toolong1", ".other.safetensors.tmp-a1B2c3", "ckpt.safetensors"}));
+}
+
+namespace {
+/// A fill for write_directory_atomically: writes `files` (name, contents) into the staging directory.
+auto writing(std::vector<std::pair<std::string, std::string>> files) {
+    return [files](const fs::path& out) {
+        for (const auto& [name, text] : files) write_atomically(out / name, text);
+    };
+}
+bool carry_all_but_weights(const std::string& f) { return f.find("weights") == std::string::npos; }
+
+ino_t inode_of(const fs::path& p) {
+    struct stat st {};
+    ::stat(p.c_str(), &st);
+    return st.st_ino;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(directory_is_created_whole_with_no_staging_left) {
+    TempDir root;
+    ward::io::write_directory_atomically(root.path / "model/", writing({{"weights-1", "a"}, {"config.json", "{}"}}), carry_all_but_weights);
+    BOOST_TEST(root.entries() == std::vector<std::string>{"model"});
+    BOOST_TEST(read_file(root.path / "model" / "weights-1") == "a");
+    BOOST_TEST(read_file(root.path / "model" / "config.json") == "{}");
+    BOOST_TEST(mode_of(root.path / "model") == 0755);
+}
+
+BOOST_AUTO_TEST_CASE(directory_replacement_keeps_what_it_carries_and_drops_the_rest) {
+    TempDir root;
+    const fs::path dir = root.path / "model";
+    ward::io::write_directory_atomically(dir, writing({{"weights-1", "a1"}, {"weights-2", "a2"}, {"config.json", "A"}}),
+                                         carry_all_but_weights);
+    write_plain(dir / "tokenizer.json", "tok");
+    fs::create_directories(dir / "extra" / "deep");
+    write_plain(dir / "extra" / "deep" / "notes.txt", "n");
+    ::chmod(dir.c_str(), 0750);
+    const ino_t tokenizer_inode = inode_of(dir / "tokenizer.json");
+    ward::io::write_directory_atomically(dir, writing({{"weights-1", "b1"}, {"config.json", "B"}}), carry_all_but_weights);
+    BOOST_TEST(root.entries() == std::vector<std::string>{"model"});  // the old contents and the staging are gone
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    BOOST_TEST((names == std::vector<std::string>{"config.json", "extra", "tokenizer.json", "weights-1"}));  // weights-2 not carried
+    BOOST_TEST(read_file(dir / "weights-1") == "b1");
+    BOOST_TEST(read_file(dir / "config.json") == "B");
+    BOOST_TEST(read_file(dir / "tokenizer.json") == "tok");
+    BOOST_TEST(inode_of(dir / "tokenizer.json") == tokenizer_inode);  // carried as a hard link, not copied
+    BOOST_TEST(read_file(dir / "extra" / "deep" / "notes.txt") == "n");
+    BOOST_TEST(mode_of(dir) == 0750);
+}
+
+BOOST_AUTO_TEST_CASE(directory_fill_that_throws_leaves_the_old_directory) {
+    TempDir root;
+    const fs::path dir = root.path / "model";
+    ward::io::write_directory_atomically(dir, writing({{"weights-1", "a"}}), carry_all_but_weights);
+    auto failing = [](const fs::path& out) {
+        write_atomically(out / "weights-1", "half");
+        throw std::runtime_error("disk on fire");
+    };
+    BOOST_CHECK_THROW(ward::io::write_directory_atomically(dir, failing, carry_all_but_weights), std::runtime_error);
+    BOOST_TEST(root.entries() == std::vector<std::string>{"model"});
+    BOOST_TEST(read_file(dir / "weights-1") == "a");
+}
+
+BOOST_AUTO_TEST_CASE(directory_save_removes_what_a_killed_save_left_and_refuses_a_file) {
+    TempDir root;
+    const fs::path dir = root.path / "model";
+    fs::create_directories(root.path / ".model.save-AbC123");  // a killed save's staging
+    write_plain(root.path / ".model.save-AbC123" / "weights-1", "partial");
+    fs::create_directories(root.path / ".model.save-keep-me");  // not a staging name
+    ward::io::write_directory_atomically(dir, writing({{"weights-1", "a"}}), carry_all_but_weights);
+    BOOST_TEST((root.entries() == std::vector<std::string>{".model.save-keep-me", "model"}));
+    write_plain(root.path / "file", "x");
+    const std::string msg = message_of<ward::io_error>(
+        [&] { ward::io::write_directory_atomically(root.path / "file", writing({{"w", "a"}}), carry_all_but_weights); });
+    BOOST_TEST(msg.find("it is a file") != std::string::npos, msg);
+    BOOST_TEST(read_file(root.path / "file") == "x");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -6,8 +6,12 @@
 // before the rename) the old file is untouched and the temporary file is removed (a kill -9
 // leaves at most a hidden `.<name>.tmp-XXXXXX` next to it, which no reader opens).
 // remove_durably takes a file away with the same care (the removal is fsync'ed too).
+// write_directory_atomically replaces a whole directory of files (a sharded checkpoint) the same
+// way: the new contents are written into a fresh directory beside it and exchanged with the old one
+// in a single rename.
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -192,6 +196,100 @@ inline void remove_durably(const std::filesystem::path& path) {
     std::filesystem::path dir = path.parent_path();
     if (int err = detail::fsync_directory(dir.empty() ? "." : dir))
         throw io_error("removed '" + path.string() + "', but fsync of its directory failed: " + detail::errno_text(err));
+}
+
+/// Removes the temporary files that killed writes of `path` left behind (`.<name>.tmp-XXXXXX`).
+/// For a writer that saves the same file again and again (a training checkpoint), so that repeated
+/// kills do not pile them up; never call it while another process may be writing `path`.
+inline void remove_stale_temporaries(const std::filesystem::path& path) {
+    namespace fs = std::filesystem;
+    const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    const std::string prefix = "." + path.filename().string() + ".tmp-";
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string f = it->path().filename().string();
+        if (f.size() == prefix.size() + 6 && f.compare(0, prefix.size(), prefix) == 0) {
+            std::error_code ignored;
+            fs::remove(it->path(), ignored);
+        }
+    }
+}
+
+/// Replaces the directory `dir` as a whole. `fill(staging)` writes the new contents into a fresh
+/// directory beside it (`.<name>.save-XXXXXX`, e.g. with write_atomically); the entries of the old
+/// `dir` that `fill` did not write and `carry(name)` accepts are carried over as hard links (copies
+/// where linking fails), so files other writers put there (a tokenizer, a README) survive. The new
+/// directory is fsync'ed and exchanged with the old one in one renameat2(RENAME_EXCHANGE), then the
+/// old contents are removed. A reader, or a kill at any moment, finds `dir` holding the old contents
+/// or the new, complete, never a mixture; what a killed save leaves is a hidden `.<name>.save-*`
+/// directory, removed by the next save into `dir` (so run one save into a directory at a time). On
+/// file systems without RENAME_EXCHANGE the old directory is first renamed aside, which leaves a
+/// moment in which `dir` does not exist. If `fill` throws, `dir` is untouched.
+inline void write_directory_atomically(const std::filesystem::path& dir, const std::function<void(const std::filesystem::path&)>& fill,
+                                       const std::function<bool(const std::string&)>& carry) {
+    namespace fs = std::filesystem;
+    const fs::path target = dir.has_filename() ? dir : dir.parent_path();  // "out/model/" names "out/model"
+    if (target.empty()) throw io_error("cannot write directory '" + dir.string() + "': it has no name");
+    const fs::path parent = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    const std::string name = target.filename().string(), prefix = "." + name + ".save-";
+    fs::create_directories(parent);
+    const bool replacing = fs::exists(target);
+    if (replacing && !fs::is_directory(target)) throw io_error("cannot write directory '" + target.string() + "': it is a file");
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(parent)) {  // what killed saves left
+        const std::string f = e.path().filename().string();
+        if (f.size() == prefix.size() + 6 && f.compare(0, prefix.size(), prefix) == 0) fs::remove_all(e.path(), ec);
+    }
+    std::string pattern = (parent / (prefix + "XXXXXX")).string();
+    if (!::mkdtemp(pattern.data()))
+        throw io_error("cannot write directory '" + target.string() + "': creating '" + pattern + "' failed: " + detail::errno_text(errno));
+    const fs::path staging = pattern;
+    struct RemoveStaging {  // until the exchange, the staging directory is ours to remove; after it, the old contents are
+        const fs::path& path;
+        ~RemoveStaging() {
+            std::error_code ignored;
+            fs::remove_all(path, ignored);
+        }
+    } cleanup{staging};
+    auto fail = [&](const std::string& what, int err) {
+        return io_error("cannot write directory '" + target.string() + "': " + what + " failed: " + detail::errno_text(err));
+    };
+
+    fill(staging);
+    struct stat st {};
+    const mode_t mode = replacing && ::stat(target.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0755;
+    if (::chmod(staging.c_str(), mode) != 0) throw fail("setting the mode of '" + staging.string() + "'", errno);
+    if (replacing)
+        for (const auto& e : fs::directory_iterator(target)) {
+            const std::string f = e.path().filename().string();
+            if (fs::exists(fs::symlink_status(staging / f)) || !carry(f)) continue;
+            const auto how = fs::copy_options::recursive | fs::copy_options::copy_symlinks;
+            fs::copy(e.path(), staging / f, how | fs::copy_options::create_hard_links, ec);
+            if (ec) {
+                fs::remove_all(staging / f, ec);
+                fs::copy(e.path(), staging / f, how, ec);
+                if (ec) throw io_error("cannot write directory '" + target.string() + "': carrying '" + f + "' over failed: " + ec.message());
+            }
+        }
+    if (int err = detail::fsync_directory(staging)) throw fail("fsync of '" + staging.string() + "'", err);
+
+    if (!replacing) {
+        if (::rename(staging.c_str(), target.c_str()) != 0) throw fail("renaming '" + staging.string() + "' into place", errno);
+    } else if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0) {
+        if (errno != EINVAL && errno != ENOSYS) throw fail("exchanging '" + staging.string() + "' with it", errno);
+        // No RENAME_EXCHANGE here: the old directory moves aside (over an empty one of ours), then the new one in.
+        std::string aside = (parent / (prefix + "XXXXXX")).string();
+        if (!::mkdtemp(aside.data())) throw fail("creating '" + aside + "'", errno);
+        if (::rename(target.c_str(), aside.c_str()) != 0) throw fail("moving the old directory aside", errno);
+        if (::rename(staging.c_str(), target.c_str()) != 0) {
+            const int err = errno;
+            (void)::rename(aside.c_str(), target.c_str());
+            throw fail("renaming '" + staging.string() + "' into place", err);
+        }
+        fs::remove_all(aside, ec);
+    }
+    if (int err = detail::fsync_directory(parent))
+        throw io_error("wrote directory '" + target.string() + "', but fsync of '" + parent.string() + "' failed: " + detail::errno_text(err));
 }
 
 /// Writes `bytes` to `path` atomically.

@@ -251,14 +251,14 @@ struct SaveOptions {
     std::size_t max_shard_bytes = 0;
 };
 
-/// Writes config.json and the weights with Hugging Face's names, each file atomically. Replacing a
-/// single file is atomic as a whole; rewriting a sharded checkpoint in place is not (a kill
-/// part-way can leave the old index over some new shards of the same names), so save sharded
-/// checkpoints that must survive a kill to a fresh directory.
+/// Writes config.json and the weights with Hugging Face's names, atomically as a whole: the files
+/// are written into a fresh directory beside `dir`, which then takes its place in one rename
+/// (io::write_directory_atomically), so a kill at any moment leaves the old checkpoint or the new
+/// one, complete, whether one file or sharded. Other files in `dir` (a tokenizer, a README) are
+/// kept; weights of the other layout (model.safetensors, an index, shards of another count) are
+/// not, so the loader cannot pick up old weights.
 template <FloatElement T, Device D>
 void save_pretrained(CausalLM<T, D>& model, const std::filesystem::path& dir, const SaveOptions& options = {}) {
-    namespace fs = std::filesystem;
-    fs::create_directories(dir);
     std::vector<io::SafetensorsWriter> shards(1);
     std::vector<std::pair<std::string, std::size_t>> placed;  // tensor name, its shard
     std::size_t filled = 0, total = 0;
@@ -276,34 +276,21 @@ void save_pretrained(CausalLM<T, D>& model, const std::filesystem::path& dir, co
         },
         "");
     for (auto& shard : shards) shard.add_metadata("format", "pt");
-    std::set<std::string> written;
-    if (shards.size() == 1) {
-        shards[0].save(dir / detail::single_file);
-        written.insert(detail::single_file);
-    } else {
-        for (std::size_t k = 0; k < shards.size(); ++k) {
-            const std::string file = detail::shard_name(k + 1, shards.size());
-            shards[k].save(dir / file);
-            written.insert(file);
+    auto write = [&](const std::filesystem::path& out) {
+        if (shards.size() == 1) {
+            shards[0].save(out / detail::single_file);
+        } else {
+            for (std::size_t k = 0; k < shards.size(); ++k) shards[k].save(out / detail::shard_name(k + 1, shards.size()));
+            nlohmann::json index;
+            index["metadata"]["total_size"] = total;
+            index["weight_map"] = nlohmann::json::object();
+            for (const auto& [name, k] : placed) index["weight_map"][name] = detail::shard_name(k + 1, shards.size());
+            io::write_atomically(out / detail::index_file, index.dump(2) + "\n");
         }
-        nlohmann::json index;
-        index["metadata"]["total_size"] = total;
-        index["weight_map"] = nlohmann::json::object();
-        for (const auto& [name, k] : placed) index["weight_map"][name] = detail::shard_name(k + 1, shards.size());
-        io::write_atomically(dir / detail::index_file, index.dump(2) + "\n");  // last: it makes the shards current
-        written.insert(detail::index_file);
-    }
-    io::write_atomically(dir / "config.json", config_to_hf(model.config).dump(2) + "\n");
-    // Only now, with the new checkpoint complete, remove the weights an earlier save left: a stale
-    // model.safetensors would win over the new index, and a stale index or shards of another count
-    // are old weights the loader (or transformers) could still be pointed at.
-    std::vector<fs::path> stale;
-    for (const auto& entry : fs::directory_iterator(dir)) {
-        const std::string f = entry.path().filename().string();
-        if (!written.count(f) && (f == detail::single_file || f == detail::index_file || detail::is_shard_name(f)))
-            stale.push_back(entry.path());
-    }
-    for (const auto& p : stale) io::remove_durably(p);
+        io::write_atomically(out / "config.json", config_to_hf(model.config).dump(2) + "\n");
+    };
+    auto keep = [](const std::string& f) { return f != detail::single_file && f != detail::index_file && !detail::is_shard_name(f); };
+    io::write_directory_atomically(dir, write, keep);
 }
 
 }  // namespace ward::nn
