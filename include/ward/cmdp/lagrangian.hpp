@@ -8,11 +8,12 @@
 //  - solve_bisection: bisection on lambda for the point where the best response's cost crosses d.
 //
 // Either way the answer needs a mixture. The dual function is piecewise linear in lambda: at lambda* two
-// deterministic policies are optimal, one above the threshold and one below, and every lambda picks one of
-// them, so the iterates chatter between the two and none of them is the constrained optimum. The optimum is
-// the mixture of their occupancy measures that spends exactly d, w d_hi + (1 - w) d_lo with
-// w = (J_c(lo) - d) / (J_c(lo) - J_c(hi)), as a stationary policy. solve_primal_dual reports the best such
-// mixture of the policies it visited (the upper concave envelope of their (J_c, J_r) points, at d).
+// deterministic policies are optimal, one spending more than d and one less, and every lambda near lambda*
+// picks one of them, so the iterates chatter between the two and none of them is the constrained optimum.
+// The optimum is the mixture of their occupancy measures that spends exactly d,
+// w d_less + (1 - w) d_more with w = (J_c(more) - d) / (J_c(more) - J_c(less)), as a stationary policy.
+// solve_primal_dual reports the best such mixture of the policies it visited (the upper concave envelope of
+// their (J_c, J_r) points, at d).
 // Values are unnormalised expected discounted sums from mu0, as everywhere in ward/cmdp.
 
 #include <ward/cmdp/evaluate.hpp>
@@ -22,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <string>
 #include <vector>
 
 namespace ward::cmdp {
@@ -184,7 +186,7 @@ inline Solution solve_bisection(const Cmdp& m, const BisectionOptions& o = {}) {
     if (lo.cost <= d) return lo;  // the constraint is slack: lambda* = 0
     Solution hi = best_response(1.0);
     for (int k = 0; hi.cost > d; ++k) {  // doubling ends: for large lambda the best response is the cheapest policy
-        if (k == 2000) throw value_error(who + ": no lambda below 2^2000 meets the threshold");
+        if (k == 1000) throw value_error(who + ": no lambda up to 2^1000 meets the threshold");
         lo = hi;
         hi = best_response(2 * hi.multiplier);
     }
