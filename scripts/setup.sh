@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libeigen3-dev libdnnl-dev ocl-icd-opencl-dev libboost-test-dev libbenchmark-dev
-  nlohmann-json3-dev libpcre2-dev libcli11-dev
+  nlohmann-json3-dev libpcre2-dev libcli11-dev libglpk-dev
   gnuplot-nox
 )
 

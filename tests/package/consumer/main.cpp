@@ -1,6 +1,8 @@
 // A program outside the ward tree, built against the installed package.
+#include <ward/cmdp/lp.hpp>
 #include <ward/ward.hpp>
 
+#include <cmath>
 #include <cstdio>
 
 int main() {
@@ -10,6 +12,21 @@ int main() {
     float total = sum(x).item();
     if (total != 15.0f || !(y(1, 2) > 1.0f)) {
         std::printf("consumer: wrong results\n");
+        return 1;
+    }
+    // GLPK comes through find_package(ward) too. One state; action 0 earns 1 at cost 1, action 1 nothing: always
+    // earning is worth 2 at cost 2 (gamma 1/2), so a budget of 1 buys half of it.
+    cmdp::Cmdp m;
+    m.states = 1;
+    m.actions = 2;
+    m.gamma = 0.5;
+    m.P = {{{1.0}, {1.0}}};
+    m.reward = {{1.0, 0.0}};
+    m.cost = {{1.0, 0.0}};
+    m.mu0 = {1.0};
+    m.threshold = 1.0;
+    if (std::abs(cmdp::solve_lp(m).value - 1.0) > 1e-9) {
+        std::printf("consumer: wrong CMDP optimum\n");
         return 1;
     }
     std::printf("consumer: ward works from the installed package (sum = %g)\n", total);
