@@ -1,5 +1,6 @@
 // A program outside the ward tree, built against the installed package.
 #include <ward/cmdp/lp.hpp>
+#include <ward/io/tokenizer.hpp>
 #include <ward/ward.hpp>
 
 #include <cmath>
@@ -27,6 +28,13 @@ int main() {
     m.threshold = 1.0;
     if (std::abs(cmdp::solve_lp(m).value - 1.0) > 1e-9) {
         std::printf("consumer: wrong CMDP optimum\n");
+        return 1;
+    }
+    // The data installed with the package (ward_DATA_DIR): GPT-2's BPE files.
+    const std::string gpt2 = std::string(WARD_DATA_DIR) + "/gpt2-tokenizer";
+    const auto tok = io::Tokenizer::from_gpt2_files(gpt2 + "/encoder.json", gpt2 + "/vocab.bpe");
+    if (tok.encode("Hello world") != std::vector<std::int32_t>{15496, 995}) {
+        std::printf("consumer: the installed GPT-2 tokenizer files give other ids\n");
         return 1;
     }
     std::printf("consumer: ward works from the installed package (sum = %g)\n", total);
