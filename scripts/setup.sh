@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ward needs that are missing. Idempotent; quiet when all is there.
+# `setup.sh --list` prints the packages instead (scripts/check_setup.sh checks the list is complete).
 set -euo pipefail
 
 # Debian's oneDNN is built with its OpenCL GPU runtime: its CMake config needs the OpenCL headers and
@@ -10,6 +11,11 @@ packages=(
   nlohmann-json3-dev libpcre2-dev libcli11-dev libglpk-dev
   gnuplot-nox
 )
+
+if [ "${1:-}" = "--list" ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do
