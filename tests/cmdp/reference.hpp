@@ -13,6 +13,26 @@
 
 namespace ward::cmdp::testing {
 
+// From state 0, "wait" (action 0) earns 0 at cost 0 and stays; "act" (action 1) earns 2 at cost 1 and moves
+// to state 1, which earns 1 at no cost and returns to state 0. gamma = 1/2, start in state 0.
+//  - always wait:  J_r = 0, J_c = 0.
+//  - always act:   rewards 2, 1, 2, 1, ... so J_r = (2 + 1/2) / (1 - 1/4) = 10/3 and J_c = 1 / (1 - 1/4) = 4/3.
+// Achievable (J_c, J_r) run along the segment between them (slope 10/3 / 4/3 = 5/2), so with threshold 2/3 the
+// optimum is the halfway mixture: J_r = 5/3, lambda = 5/2. Halving the occupancy measures: d(0, wait) = 1,
+// d(0, act) = 2/3, d(1, .) = 1/3, so pi(act | 0) = (2/3) / (5/3) = 0.4.
+inline Cmdp two_state(double threshold = 2.0 / 3) {
+    Cmdp m;
+    m.states = 2;
+    m.actions = 2;
+    m.gamma = 0.5;
+    m.P = {{{1, 0}, {0, 1}}, {{1, 0}, {1, 0}}};
+    m.reward = {{0, 2}, {1, 1}};
+    m.cost = {{0, 1}, {0, 0}};
+    m.mu0 = {1, 0};
+    m.threshold = threshold;
+    return m;
+}
+
 /// Uniform in [0, 1) from 53 bits, the same on every standard library (unlike uniform_real_distribution).
 inline double uniform(std::mt19937_64& g) { return static_cast<double>(g() >> 11) * 0x1.0p-53; }
 

@@ -16,19 +16,7 @@ using ward::testing::message_of;
 
 namespace {
 
-// Worked by hand in test_lp.cpp: value 5/3, cost 2/3, lambda 5/2, pi(act | 0) = 0.4 at threshold 2/3.
-Cmdp two_state(double threshold) {
-    Cmdp m;
-    m.states = 2;
-    m.actions = 2;
-    m.gamma = 0.5;
-    m.P = {{{1, 0}, {0, 1}}, {{1, 0}, {1, 0}}};
-    m.reward = {{0, 2}, {1, 1}};
-    m.cost = {{0, 1}, {0, 0}};
-    m.mu0 = {1, 0};
-    m.threshold = threshold;
-    return m;
-}
+using ref::two_state;
 
 double relative(double got, double want) { return std::abs(got - want) / std::max(std::abs(want), 1e-300); }
 

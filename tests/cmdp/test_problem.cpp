@@ -4,6 +4,7 @@
 
 #include <ward/cmdp/problem.hpp>
 
+#include "cmdp/reference.hpp"
 #include "error_message.hpp"
 
 #include <limits>
@@ -13,18 +14,7 @@ using ward::testing::message_of;
 
 namespace {
 
-Cmdp two_state() {
-    Cmdp m;
-    m.states = 2;
-    m.actions = 2;
-    m.gamma = 0.5;
-    m.P = {{{1, 0}, {0, 1}}, {{1, 0}, {1, 0}}};
-    m.reward = {{0, 2}, {1, 1}};
-    m.cost = {{0, 1}, {0, 0}};
-    m.mu0 = {1, 0};
-    m.threshold = 2.0 / 3;
-    return m;
-}
+using ward::cmdp::testing::two_state;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
