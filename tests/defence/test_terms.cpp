@@ -197,14 +197,49 @@ BOOST_AUTO_TEST_CASE(loss_terms_match_cross_entropies_computed_by_hand) {
     BOOST_TEST(defence::ascent(false)(ctx).value().item() == std::log(ce_harmful + 1), boost::test_tools::tolerance(1e-10));
     BOOST_TEST(defence::adversarial(0.5)(ctx).value().item() == ce_harmless - 0.5 * ce_harmful, boost::test_tools::tolerance(1e-10));
 
-    // Logit lens: CE of lm_head(final_norm(h_l)) for each layer, with the final CE, over L + 1.
-    double lens = ce_harmful;
-    for (const auto& h : harmful.hidden) lens += naive_ce(f.model.lm_head(f.model.final_norm(h)).value(), f.batch.harmful_targets);
-    lens /= double(harmful.hidden.size() + 1);
-    BOOST_TEST(defence::ascent()(ctx).value().item() == std::log(lens + 1), boost::test_tools::tolerance(1e-10));
     // The last layer's lens is the final logits themselves.
     BOOST_TEST(naive_ce(f.model.lm_head(f.model.final_norm(harmful.hidden.back())).value(), f.batch.harmful_targets) ==
                    ce_harmful, boost::test_tools::tolerance(1e-12));
+}
+
+namespace {
+// The embedding output, from the weights: token rows (plus GPT-2's learned position rows), in loops.
+Tensor<double> embedding_by_hand(const nn::CausalLM<double>& m, const Tensor<std::int64_t>& ids) {
+    const index_t B = ids.size(0), T = ids.size(1), C = m.config.hidden;
+    Tensor<double> e = Tensor<double>::zeros({B, T, C});
+    const Tensor<double> wte = m.tokens.weight.value();
+    for (index_t b = 0; b < B; ++b)
+        for (index_t t = 0; t < T; ++t)
+            for (index_t c = 0; c < C; ++c) {
+                double v = wte.at({ids.at({b, t}), c});
+                if (m.config.family == nn::Family::gpt2) v += m.positions.weight.value().at({t, c});
+                e.at({b, t, c}) = v;
+            }
+    return e;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(logit_lens_follows_the_reference_with_the_embedding_lens) {
+    // The reference RepNoise loss: (CE_final + sum over transformers' L + 1 hidden states of
+    // CE(lm_head(norm(h)))) / (L + 1), with hidden_states[0] the embedding output; here with tied
+    // (GPT-2 fixture) and untied (Llama fixture) output embeddings.
+    for (auto family : {nn::Family::gpt2, nn::Family::llama}) {
+        Fixture f(family);
+        BOOST_TEST(f.model.config.tie_embeddings == (family == nn::Family::gpt2));
+        defence::Context<double> ctx(f.model, f.batch);
+        const auto& harmful = ctx.harmful();
+        const auto& y = f.batch.harmful_targets;
+        const Tensor<double> emb = embedding_by_hand(f.model, f.batch.harmful_inputs);
+        BOOST_TEST(max(abs(harmful.embedded.value() - emb)).item() == 0.0);
+        auto lens = [&](const Tensor<double>& h) { return naive_ce(f.model.lm_head(f.model.final_norm(ag::Var<double>(h))).value(), y); };
+        const index_t L = f.model.config.layers;
+        double total = naive_ce(harmful.logits.value(), y) + lens(emb);
+        for (index_t l = 0; l < L; ++l) total += lens(harmful.hidden[static_cast<std::size_t>(l)].value());
+        const double expected = std::log(total / double(L + 1) + 1);
+        BOOST_TEST(defence::ascent()(ctx).value().item() == expected, boost::test_tools::tolerance(1e-10));
+        // Leaving the embedding lens out (as ward once did) is a different number: the test can tell.
+        BOOST_TEST(std::abs(std::log((total - lens(emb)) / double(L + 1) + 1) - expected) > 1e-4);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(noise_term_is_the_mean_masked_mmd_over_layers) {

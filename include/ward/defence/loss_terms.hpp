@@ -16,18 +16,21 @@ ag::Var<T, D> answer_loss(Context<T, D>& ctx, Side side) {
     return ag::cross_entropy(ctx.forward(side).logits, ctx.targets(side));
 }
 
-/// Mean of the final cross-entropy and of the logit lens of every layer, CE(lm_head(norm(h_l))), on
-/// the harmful answer: (CE_final + sum_l CE_l) / (L + 1).
+/// The logit-lens loss of the reference RepNoise implementation, on the harmful answer: the final
+/// cross-entropy plus the lens CE(lm_head(norm(h))) of each of the L + 1 hidden states transformers
+/// reports (the embedding output and every block's output), L + 2 terms divided by L + 1:
+///   (CE_final + CE(lens(embedded)) + sum_l CE(lens(h_l))) / (L + 1).
+/// The last block's lens is the final logits themselves. (transformers' last hidden state already
+/// carries the final norm, which the reference applies a second time; ward applies it once.)
 template <FloatElement T, Device D>
 ag::Var<T, D> logit_lens_loss(Context<T, D>& ctx) {
     const auto& f = ctx.harmful();
     const auto& model = ctx.model();
-    ag::Var<T, D> final_ce = ag::cross_entropy(f.logits, ctx.targets(Side::harmful));
-    // The last layer's lens is the final logits themselves: count that CE twice instead of
-    // projecting onto the vocabulary again.
-    ag::Var<T, D> total = final_ce * 2.0;
-    for (std::size_t l = 0; l + 1 < f.hidden.size(); ++l)
-        total = total + ag::cross_entropy(model.lm_head(model.final_norm(f.hidden[l])), ctx.targets(Side::harmful));
+    const auto& targets = ctx.targets(Side::harmful);
+    auto lens = [&](const ag::Var<T, D>& h) { return ag::cross_entropy(model.lm_head(model.final_norm(h)), targets); };
+    // The last block's lens is the final CE: count it twice rather than project onto the vocabulary again.
+    ag::Var<T, D> total = ag::cross_entropy(f.logits, targets) * 2.0 + lens(f.embedded);
+    for (std::size_t l = 0; l + 1 < f.hidden.size(); ++l) total = total + lens(f.hidden[l]);
     return total / double(f.hidden.size() + 1);
 }
 

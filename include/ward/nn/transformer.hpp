@@ -141,12 +141,13 @@ template <FloatElement T, Device D>
 struct ForwardResult {
     Var<T, D> logits;                  // (B, T, V)
     Var<T, D> final_hidden;            // (B, T, C), after the final norm
+    Var<T, D> embedded;                // the first block's input (transformers' hidden_states[0]): (B, T, C)
     std::vector<Var<T, D>> hidden;     // per layer, after the block: (B, T, C)
     std::vector<Var<T, D>> mlp_out;    // per layer, the MLP output before the residual add
 };
 
 struct ForwardOptions {
-    bool collect_layers = false;  // fill ForwardResult::hidden and mlp_out
+    bool collect_layers = false;  // fill ForwardResult::embedded, hidden and mlp_out
     int perturb_layer = -1;       // add `perturbation` to this layer's output (-1: none)
 };
 
@@ -228,6 +229,7 @@ struct CausalLM {
             }
         }
         ForwardResult<T, D> r;
+        if (opt.collect_layers) r.embedded = x;
         for (std::size_t l = 0; l < blocks.size(); ++l) {
             auto out = blocks[l](x, mask, cos, sin, ctx.cache ? &(*ctx.cache)[l] : nullptr);
             x = out.hidden;
