@@ -1,9 +1,10 @@
-// The synthetic defence world: the splits it promises (attack items never judged, unseen
-// categories never shown to the defence, disjoint harmless splits) and its judge, on hand-built
-// completions.
+// The synthetic defence world: the splits it promises (defence, attack and judged items disjoint by
+// content, unseen categories never shown to the defence, disjoint harmless splits), the probe sets,
+// and its judge, on hand-built completions.
 #include <boost/test/unit_test.hpp>
 
 #include <set>
+#include <sstream>
 
 #include <ward/data/synthetic.hpp>
 
@@ -24,30 +25,80 @@ BOOST_AUTO_TEST_CASE(vocabulary_round_trips_and_rejects_unknown_words) {
     BOOST_CHECK_THROW(v.add("two words"), value_error);
 }
 
-BOOST_AUTO_TEST_CASE(splits_keep_judged_requests_out_of_the_attack_and_unseen_categories_out_of_the_defence) {
+namespace {
+/// The item names a text mentions, as whole words.
+std::set<std::string> items_in(const std::string& text, const data::World& w) {
+    std::set<std::string> found;
+    std::istringstream in(text);
+    for (std::string word; in >> word;)
+        for (const auto& it : w.items())
+            if (word == it.name) found.insert(word);
+    return found;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(defence_attack_and_judged_sets_are_disjoint_by_content) {
     data::WorldOptions o;
     o.seed = 3;
     data::World w(o);
     const auto& v = w.vocabulary();
-    std::set<std::string> attack_items, judged;
-    for (const auto& it : w.items())
-        if (it.attack) attack_items.insert(it.name);
-    BOOST_TEST(attack_items.size() == std::size_t(o.categories * o.items_per_category / 2));
-    for (const auto& e : w.attack_examples(500, 1)) {
-        std::string text = v.decode(e.ids);
-        bool found = false;
-        for (const auto& name : attack_items) found = found || text.find(" " + name + " ") != std::string::npos;
-        BOOST_TEST(found, text);
+    // Read every set as text and collect the items it names (requests and answers alike): the check
+    // is on what the sets contain, not on how the world labels its items.
+    std::set<std::string> defence, attack, judged, unseen_judged;
+    std::set<std::string> defence_answers, attack_answers;
+    for (const auto& p : w.defence_pairs()) {
+        for (const auto& n : items_in(v.decode(p.prompt), w)) defence.insert(n);
+        defence_answers.insert(v.decode(p.harmful));
     }
-    auto seen = w.eval_prompts(true), unseen = w.eval_prompts(false);
-    BOOST_TEST(seen.size() == std::size_t((o.categories - 1) * o.items_per_category / 2));
-    BOOST_TEST(unseen.size() == std::size_t(o.items_per_category / 2));
-    for (const auto& p : seen)
-        for (const auto& name : attack_items) BOOST_TEST(p.find(" " + name + " ") == std::string::npos);
-    // The defence sees every phrasing of every item in the first three categories, none of the last.
-    auto pairs = w.defence_pairs();
-    BOOST_TEST(pairs.size() == std::size_t((o.categories - 1) * o.items_per_category * data::World::phrasings));
-    for (const auto& p : pairs) BOOST_TEST(v.decode(p.prompt).find("jinx_") == std::string::npos);  // category 3
+    for (const auto& e : w.attack_examples(2000, 1)) {
+        const std::string text = v.decode(e.ids);
+        for (const auto& n : items_in(text, w)) attack.insert(n);
+        attack_answers.insert(text.substr(text.find("take")));
+    }
+    for (const auto& p : w.eval_prompts(true))
+        for (const auto& n : items_in(p, w)) judged.insert(n);
+    for (const auto& p : w.eval_prompts(false))
+        for (const auto& n : items_in(p, w)) unseen_judged.insert(n);
+    auto disjoint = [](const std::set<std::string>& a, const std::set<std::string>& b) {
+        for (const auto& x : a)
+            if (b.count(x)) return false;
+        return true;
+    };
+    BOOST_TEST(disjoint(defence, attack));
+    BOOST_TEST(disjoint(defence, judged));
+    BOOST_TEST(disjoint(attack, judged));
+    BOOST_TEST(disjoint(defence, unseen_judged));
+    BOOST_TEST(disjoint(attack, unseen_judged));
+    // No judged item's answer is in the defence's or the attack's data (two items could share a recipe).
+    for (const auto& it : w.items()) {
+        if (!judged.count(it.name) && !unseen_judged.count(it.name)) continue;
+        const std::string answer = w.answer(it);
+        BOOST_TEST(!defence_answers.count(answer), it.name);
+        BOOST_TEST(!attack_answers.count(answer), it.name);
+    }
+    // Sizes: a third of each seen category per set; the unseen category is never in the defence's data.
+    const std::size_t per = std::size_t(o.items_per_category) / 3;
+    const std::size_t seen = std::size_t(o.categories - o.unseen_categories);
+    BOOST_TEST(defence.size() == seen * per);
+    BOOST_TEST(judged.size() == seen * per);
+    BOOST_TEST(attack.size() == std::size_t(o.categories) * per);  // 2000 draws reach every attack item
+    BOOST_TEST(unseen_judged.size() == std::size_t(o.items_per_category) - per);
+    for (const auto& n : defence) BOOST_TEST(n.rfind("jinx_", 0) != 0u, n);  // category 3 is unseen
+    BOOST_TEST(w.defence_pairs().size() == seen * per * std::size_t(data::World::phrasings));
+    // The probe sets ask about judged items only, and about as many harmless objects.
+    const auto probes = w.probe_sets();
+    BOOST_TEST(probes.harmful.size() == probes.harmless.size());
+    BOOST_TEST(probes.groups.size() == probes.harmful.size() + probes.harmless.size());
+    for (const auto& ids : probes.harmful)
+        for (const auto& n : items_in(v.decode(ids), w)) BOOST_TEST((judged.count(n) || unseen_judged.count(n)), n);
+    for (const auto& ids : probes.harmless) BOOST_TEST(items_in(v.decode(ids), w).empty());
+}
+
+BOOST_AUTO_TEST_CASE(harmless_tasks_are_new_and_split) {
+    data::WorldOptions o;
+    o.seed = 3;
+    data::World w(o);
+    const auto& v = w.vocabulary();
     // Harmless task: no sequence in both splits; the answer reverses the question.
     std::set<std::string> train_q;
     for (const auto& e : w.harmless_task(300, false, 1)) train_q.insert(v.decode(e.ids));
