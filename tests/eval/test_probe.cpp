@@ -1,10 +1,12 @@
 // Depth probes: the logistic fit against a one-dimensional case solved by bisection and against
 // the optimality condition computed by naive loops; separable clusters give ~1.0 held-out accuracy,
 // identical distributions stay within a binomial bound of 0.5; masked pooling against loops;
-// batched, padded model runs against one sequence at a time.
+// batched, padded model runs against one sequence at a time, with and without the embedding layer;
+// the grouped split keeps groups whole and classes balanced.
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <set>
 #include <vector>
 
 #include <ward/eval/probe.hpp>
@@ -164,6 +166,47 @@ BOOST_AUTO_TEST_CASE(model_layers_batched_match_one_at_a_time) {
     for (double a : r.test_accuracy) BOOST_TEST_MESSAGE("layer accuracy " << a);
     for (double a : r.test_accuracy) BOOST_TEST(a >= 0.8);
     BOOST_CHECK_THROW(eval::pooled_layers(model, {{}}), ward::value_error);
+
+    // With the embedding output first: layer 0 is ForwardResult::embedded, pooled the same way.
+    auto with_embedding = eval::pooled_layers(model, seqs, eval::Pooling::last, 3, 0, true);
+    BOOST_REQUIRE_EQUAL(with_embedding.size(), 4u);
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+        ag::NoGrad ng;
+        const auto T = static_cast<index_t>(seqs[i].size());
+        auto r = model.forward(Tensor<std::int64_t>::from_vector(seqs[i], {1, T}), {.collect_layers = true});
+        auto e = r.embedded.value().to_vector();
+        for (index_t k = 0; k < 16; ++k)
+            BOOST_TEST(with_embedding[0](static_cast<Eigen::Index>(i), k) == e[static_cast<std::size_t>((T - 1) * 16 + k)],
+                       boost::test_tools::tolerance(1e-6));
+        BOOST_TEST((with_embedding[3].row(static_cast<Eigen::Index>(i)) - eval::pooled_layers(model, seqs, eval::Pooling::last, 3)[2].row(
+                        static_cast<Eigen::Index>(i))).norm() < 1e-6);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(grouped_split_keeps_groups_whole_and_classes_balanced) {
+    // Ten harmful groups and ten harmless ones, three rows each (an item in three phrasings).
+    std::vector<int> labels, groups;
+    for (int g = 0; g < 20; ++g)
+        for (int k = 0; k < 3; ++k) {
+            labels.push_back(g < 10 ? 1 : 0);
+            groups.push_back(g);
+        }
+    const auto s = eval::grouped_split(labels, groups, 0.3, 4);
+    std::set<int> train_groups, test_groups;
+    int test_positive = 0;
+    for (auto i : s.train) train_groups.insert(groups[i]);
+    for (auto i : s.test) {
+        test_groups.insert(groups[i]);
+        test_positive += labels[i];
+    }
+    for (int g : test_groups) BOOST_TEST(train_groups.count(g) == 0u);  // no group on both sides
+    BOOST_TEST(test_groups.size() == 6u);                              // 3 of each class's 10
+    BOOST_TEST(test_positive == 9);                                    // balanced: 3 groups x 3 rows of each class
+    BOOST_TEST(s.test.size() + s.train.size() == labels.size());
+    BOOST_TEST(eval::grouped_split(labels, groups, 0.3, 4).test == s.test);  // seeded
+    BOOST_TEST(eval::grouped_split(labels, groups, 0.3, 5).test != s.test);
+    labels[1] = 0;  // group 0 now holds both classes
+    BOOST_CHECK_THROW(eval::grouped_split(labels, groups, 0.3, 4), ward::value_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -9,7 +9,8 @@
 // It is strictly convex for l2 > 0, so Newton with a backtracking line search finds its minimum.
 //
 // Layer numbering follows ForwardResult::hidden: layer l is the output of block l (0-based), so a
-// model with L blocks gives L probes; the embeddings alone are not probed.
+// model with L blocks gives L probes; with include_embedding the embedding output comes first (L + 1
+// probes, block l's output at l + 1).
 
 #include <algorithm>
 #include <cmath>
@@ -136,6 +137,8 @@ struct ProbeOptions {
     Pooling pooling = Pooling::mean;
     double test_fraction = 0.3;
     std::uint64_t seed = 0;
+    std::vector<int> groups = {};    // per row of [harmful; harmless]: split by whole groups (empty: stratified by class)
+    bool include_embedding = false;  // probe the embedding output too, as layer 0 (blocks are then 1 .. L)
     bool standardize = true;  // per feature, by the train split's mean and standard deviation
     LogisticOptions logistic{};
 };
@@ -158,7 +161,10 @@ inline ProbeResult probe_pooled(const std::vector<Eigen::MatrixXd>& harmful, con
     r.harmless = static_cast<std::size_t>(harmless[0].rows());
     std::vector<int> labels(r.harmful, 1);
     labels.resize(r.harmful + r.harmless, 0);
-    const Split split = stratified_split(labels, opt.test_fraction, opt.seed);
+    if (!opt.groups.empty() && opt.groups.size() != labels.size())
+        throw shape_error("probe: " + std::to_string(opt.groups.size()) + " groups for " + std::to_string(labels.size()) + " rows");
+    const Split split = opt.groups.empty() ? stratified_split(labels, opt.test_fraction, opt.seed)
+                                           : grouped_split(labels, opt.groups, opt.test_fraction, opt.seed);
     r.train = split.train;
     r.test = split.test;
     auto labels_of = [&](const std::vector<std::size_t>& idx) {
@@ -219,15 +225,17 @@ inline ProbeResult probe_layers(const std::vector<Tensor<float>>& harmful_layers
     return probe_pooled(h, n, opt);
 }
 
-/// Pooled per-layer features of token-id sequences under `model`: one (n, C) matrix per block.
-/// Sequences run in right-padded batches with a padding mask; causal attention means a real
-/// position never sees the padding, and pooling skips it.
+/// Pooled per-layer features of token-id sequences under `model`: one (n, C) matrix per block, after
+/// one for the embedding output when asked. Sequences run in right-padded batches with a padding
+/// mask; causal attention means a real position never sees the padding, and pooling skips it.
 template <FloatElement T>
 std::vector<Eigen::MatrixXd> pooled_layers(const nn::CausalLM<T, cpu>& model, const std::vector<std::vector<std::int64_t>>& seqs,
-                                           Pooling pooling = Pooling::mean, index_t batch_size = 8, std::int64_t pad_id = 0) {
+                                           Pooling pooling = Pooling::mean, index_t batch_size = 8, std::int64_t pad_id = 0,
+                                           bool include_embedding = false) {
     if (batch_size <= 0) throw value_error("pooled_layers: batch_size must be positive");
     ag::NoGrad ng;
-    const auto L = static_cast<std::size_t>(model.config.layers);
+    const std::size_t first = include_embedding ? 1 : 0;
+    const auto L = static_cast<std::size_t>(model.config.layers) + first;
     const auto C = static_cast<Eigen::Index>(model.config.hidden);
     std::vector<Eigen::MatrixXd> out(L, Eigen::MatrixXd(static_cast<Eigen::Index>(seqs.size()), C));
     for (std::size_t start = 0; start < seqs.size(); start += static_cast<std::size_t>(batch_size)) {
@@ -252,7 +260,7 @@ std::vector<Eigen::MatrixXd> pooled_layers(const nn::CausalLM<T, cpu>& model, co
         auto r = model.forward(Tensor<std::int64_t>::from_vector(ids, {B, Tn}), {.collect_layers = true}, {}, ctx);
         const Tensor<float> fmask = Tensor<float>(cast<float>(ctx.padding_mask));
         for (std::size_t l = 0; l < L; ++l) {
-            const Tensor<float> h = Tensor<float>(cast<float>(r.hidden[l].value()));
+            const Tensor<float> h = Tensor<float>(cast<float>((l < first ? r.embedded : r.hidden[l - first]).value()));
             out[l].middleRows(static_cast<Eigen::Index>(start), B) = pool_sequences(h, fmask, pooling, "layer " + std::to_string(l));
         }
     }
@@ -264,8 +272,8 @@ template <FloatElement T>
 ProbeResult probe_layers(const nn::CausalLM<T, cpu>& model, const std::vector<std::vector<std::int64_t>>& harmful,
                          const std::vector<std::vector<std::int64_t>>& harmless, const ProbeOptions& opt = {},
                          index_t batch_size = 8) {
-    return probe_pooled(pooled_layers(model, harmful, opt.pooling, batch_size), pooled_layers(model, harmless, opt.pooling, batch_size),
-                        opt);
+    return probe_pooled(pooled_layers(model, harmful, opt.pooling, batch_size, 0, opt.include_embedding),
+                        pooled_layers(model, harmless, opt.pooling, batch_size, 0, opt.include_embedding), opt);
 }
 
 }  // namespace ward::eval
