@@ -78,6 +78,7 @@ inline LmBatch make_batch(const std::vector<Example>& data, const std::vector<st
 struct TrainOptions {
     double lr = 5e-4;
     double weight_decay = 0.0;
+    Optimizer optimizer = Optimizer::adamw;
     index_t epochs = 1;
     index_t batch_size = 4;
     index_t grad_accumulation = 1;  // optimiser steps every this many batches
@@ -168,7 +169,7 @@ TrainResult train_lm(nn::CausalLM<T, cpu>& model, const std::vector<Example>& tr
         if (opt.eval_every > 0 && (s + 1) % opt.eval_every == 0 && !eval_data.empty())
             res.eval_losses.push_back(evaluate_lm(model, eval_data, opt.batch_size, opt.pad_id, opt.max_len));
     };
-    const LoopOptions loop{.lr = opt.lr, .weight_decay = opt.weight_decay, .warmup_steps = opt.warmup_steps,
+    const LoopOptions loop{.lr = opt.lr, .weight_decay = opt.weight_decay, .optimizer = opt.optimizer, .warmup_steps = opt.warmup_steps,
                            .clip_norm = opt.clip_norm, .checkpoint = opt.checkpoint, .checkpoint_every = opt.checkpoint_every,
                            .resume = opt.resume, .quiet = opt.quiet, .name = "training"};
     NoState none;

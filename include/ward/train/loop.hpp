@@ -2,10 +2,11 @@
 // The one training loop that every procedure drives: the causal-LM trainer, the defence loop
 // (RepNoise, Vaccine, Booster, TAR ...) and Lisa. For each optimiser step a driver's step function
 // leaves gradients in the parameters and says what it computed; the loop then stops on a loss that
-// is not finite (naming the step, its terms and the last checkpoint), clips, steps AdamW with linear
-// warmup, records the loss and its terms, reports progress and checkpoints.
+// is not finite (naming the step, its terms and the last checkpoint), clips, steps the optimiser
+// (AdamW by default, or Adam, or SGD with momentum) with linear warmup, records the loss and its
+// terms, reports progress and checkpoints.
 //
-// Checkpoints hold the weights, AdamW's state, the loss history and the driver's own state (a
+// Checkpoints hold the weights, the optimiser's state, the loss history and the driver's own state (a
 // CheckpointState), written atomically every `checkpoint_every` steps and at the end. Run again with
 // the same checkpoint, the loop resumes after the saved step and ends bit-identical to a run that was
 // never interrupted, history included, as long as the driver's step depends only on the step index
@@ -28,15 +29,23 @@
 #include "ward/optim/adam.hpp"
 #include "ward/optim/clip.hpp"
 #include "ward/optim/schedule.hpp"
+#include "ward/optim/sgd.hpp"
 #include "ward/tensor.hpp"  // the loop trains on the CPU
 #include "ward/train/checkpoint.hpp"
 #include "ward/train/progress.hpp"
 
 namespace ward::train {
 
+/// The optimiser a loop steps: AdamW (decoupled decay), Adam (L2 decay in the gradient), or SGD
+/// with momentum 0.9 (PyTorch's update rule).
+enum class Optimizer { adamw, adam, sgd };
+
+inline std::string optimizer_name(Optimizer o) { return o == Optimizer::adamw ? "adamw" : o == Optimizer::adam ? "adam" : "sgd"; }
+
 struct LoopOptions {
     double lr = 1e-3;
     double weight_decay = 0.0;
+    Optimizer optimizer = Optimizer::adamw;
     index_t warmup_steps = 0;
     double clip_norm = 1.0;            // 0: no clipping
     std::filesystem::path checkpoint;  // empty: no checkpoints
@@ -108,31 +117,22 @@ inline void check_finite(const StepOutcome& out, index_t step, const LoopOptions
 
 }  // namespace detail
 
-/// Runs steps 0 .. total_steps - 1 of `step(index_t s) -> StepOutcome` with AdamW over `params`
-/// (resuming from opt.checkpoint when it exists and opt.resume is set), calling `after(s)` once the
-/// update of step s is done. `state` is saved with every checkpoint and restored on resume.
-template <FloatElement T, class Step, class After, CheckpointState State>
-LoopResult run_loop(const optim::ParameterList<T, cpu>& params, index_t total_steps, const LoopOptions& opt, Step&& step,
-                    After&& after, State& state) {
-    if (params.empty()) throw value_error(opt.name + ": the model has no trainable parameters");
-    if (total_steps < 0) throw value_error(opt.name + ": the number of steps must be >= 0, got " + std::to_string(total_steps));
-    if (opt.checkpoint_every < 0) throw value_error(opt.name + ": checkpoint_every must be >= 0");
-    optim::AdamWOptions ao;
-    ao.lr = opt.lr;
-    ao.weight_decay = opt.weight_decay;
-    optim::AdamW<T> adam(params, ao);
-    const optim::LinearWarmup warmup{opt.warmup_steps};
+namespace detail {
 
+template <FloatElement T, class Step, class After, class State, optim::Optimizer O>
+LoopResult loop_body(const optim::ParameterList<T, cpu>& params, index_t total_steps, const LoopOptions& opt, Step& step, After& after,
+                     State& state, O& optimiser) {
+    const optim::LinearWarmup warmup{opt.warmup_steps};
     LoopResult res;
     const bool checkpointing = !opt.checkpoint.empty();
     if (checkpointing && opt.resume && std::filesystem::exists(opt.checkpoint)) {
-        const CheckpointInfo info = load_checkpoint(opt.checkpoint, params, adam, nullptr, &state);
+        const CheckpointInfo info = load_checkpoint(opt.checkpoint, params, optimiser, nullptr, &state);
         res.resumed_from = info.step;
         if (auto it = info.metadata.find(detail::history_key); it != info.metadata.end())
             detail::read_history(it->second, opt.checkpoint, res);
     }
     auto save = [&](index_t done) {
-        save_checkpoint(opt.checkpoint, params, adam, {.step = done, .generator = nullptr, .metadata = {{detail::history_key, detail::history_json(res)}}},
+        save_checkpoint(opt.checkpoint, params, optimiser, {.step = done, .generator = nullptr, .metadata = {{detail::history_key, detail::history_json(res)}}},
                         state);
     };
     Progress progress(total_steps, 10, opt.quiet);
@@ -145,14 +145,14 @@ LoopResult run_loop(const optim::ParameterList<T, cpu>& params, index_t total_st
         if (out.update) {
             detail::check_finite(out, s, opt);
             if (opt.clip_norm > 0) optim::clip_grad_norm(params, opt.clip_norm);
-            adam.set_lr_multiplier(warmup(s));
-            adam.step();
+            optimiser.set_lr_multiplier(warmup(s));
+            optimiser.step();
             res.losses.push_back(out.loss);
             res.terms.push_back(std::move(out.terms));
             tokens += out.tokens;
             progress.update(s + 1, out.loss, tokens);
         }
-        adam.zero_grad();
+        optimiser.zero_grad();
         after(s);
         if (checkpointing && ((opt.checkpoint_every > 0 && (s + 1) % opt.checkpoint_every == 0) || s + 1 == total_steps)) save(s + 1);
     }
@@ -160,6 +160,39 @@ LoopResult run_loop(const optim::ParameterList<T, cpu>& params, index_t total_st
     res.tokens_per_second = secs > 0 ? tokens / secs : 0;
     res.steps = std::max(res.resumed_from, total_steps);
     return res;
+}
+
+}  // namespace detail
+
+/// Calls `body(optimiser)` with the optimiser opt.optimizer names, over `params`.
+template <FloatElement T, class Body>
+decltype(auto) with_optimizer(const optim::ParameterList<T, cpu>& params, const LoopOptions& opt, Body&& body) {
+    switch (opt.optimizer) {
+        case Optimizer::adam: {
+            optim::Adam<T> o(params, {.lr = opt.lr, .weight_decay = opt.weight_decay});
+            return body(o);
+        }
+        case Optimizer::sgd: {
+            optim::Sgd<T> o(params, {.lr = opt.lr, .momentum = 0.9, .weight_decay = opt.weight_decay});
+            return body(o);
+        }
+        default: {
+            optim::AdamW<T> o(params, {.lr = opt.lr, .weight_decay = opt.weight_decay});
+            return body(o);
+        }
+    }
+}
+
+/// Runs steps 0 .. total_steps - 1 of `step(index_t s) -> StepOutcome` over `params` (resuming from
+/// opt.checkpoint when it exists and opt.resume is set), calling `after(s)` once the update of step s
+/// is done. `state` is saved with every checkpoint and restored on resume.
+template <FloatElement T, class Step, class After, CheckpointState State>
+LoopResult run_loop(const optim::ParameterList<T, cpu>& params, index_t total_steps, const LoopOptions& opt, Step&& step,
+                    After&& after, State& state) {
+    if (params.empty()) throw value_error(opt.name + ": the model has no trainable parameters");
+    if (total_steps < 0) throw value_error(opt.name + ": the number of steps must be >= 0, got " + std::to_string(total_steps));
+    if (opt.checkpoint_every < 0) throw value_error(opt.name + ": checkpoint_every must be >= 0");
+    return with_optimizer(params, opt, [&](auto& optimiser) { return detail::loop_body(params, total_steps, opt, step, after, state, optimiser); });
 }
 
 /// run_loop with no hook and no state of the driver's own.
