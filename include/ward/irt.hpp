@@ -40,7 +40,8 @@
 /// Headers, one concept each: csv (RFC 4180 reader), date (decimal years), dataset (table + builder +
 /// filters + load report), long_csv (long/wide CSV, metadata join), epoch (the Epoch layout, as the paper builds its table),
 /// model (parameters, objective, residuals, sparse Jacobian), fit (bounded LM, Schur complement),
-/// bootstrap, profile, stats (OLS, t/F distributions), trend (frontier, forecast, backtest), efficiency,
+/// bootstrap, profile, eci (the Epoch Capabilities Index), stats (OLS, t/F distributions), trend (frontier,
+/// forecast, backtest), efficiency,
 /// breakpoint, simulate, acceleration (detection study), report (CSV/JSON, atomic writes), plot (gnuplot).
 /// The example program examples/rosetta.cpp runs the whole pipeline.
 
@@ -50,6 +51,7 @@
 #include <ward/irt/csv.hpp>
 #include <ward/irt/dataset.hpp>
 #include <ward/irt/date.hpp>
+#include <ward/irt/eci.hpp>
 #include <ward/irt/efficiency.hpp>
 #include <ward/irt/epoch.hpp>
 #include <ward/irt/fit.hpp>

@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <ward/irt/csv.hpp>
+#include <ward/irt/eci.hpp>
 #include <ward/irt/efficiency.hpp>
 #include <ward/irt/epoch.hpp>
 #include <ward/irt/fit.hpp>
@@ -48,6 +49,23 @@ BOOST_AUTO_TEST_CASE(epoch_table_has_the_papers_counts) {
     const auto w = static_cast<std::size_t>(d.benchmark_index("Winogrande"));
     BOOST_TEST(f.difficulty[w] == 0.0);
     BOOST_TEST(f.slope[w] == 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(eci_of_the_reference_models) {
+    // Epoch's scale: Claude 3.5 Sonnet (Oct 2024) = 130, GPT-5 (high) = 150, exactly, on the paper's table.
+    const Dataset& d = epoch();
+    const FitResult f = fit(d);
+    const EciScale eci = eci_scale(d, f.capability);
+    const auto claude = static_cast<std::size_t>(d.model_index("claude-3-5-sonnet-20241022"));
+    const auto gpt5 = static_cast<std::size_t>(d.model_index("gpt-5-2025-08-07_high"));
+    BOOST_TEST(eci(f.capability[claude]) == 130.0);
+    BOOST_TEST(eci(f.capability[gpt5]) == 150.0);
+    // GPT-5 (high) is above Claude 3.5 Sonnet on C, so the map is increasing and keeps every ranking.
+    BOOST_TEST(eci.per_capability() > 0.0);
+    const auto o3 = static_cast<std::size_t>(d.model_index("o3-2025-04-16_high"));
+    BOOST_TEST(eci(f.capability[o3]) > 130.0);
+    BOOST_TEST(eci(f.capability[o3]) < 150.0);
+    BOOST_TEST_MESSAGE("ECI points per unit of C: " << eci.per_capability());
 }
 
 BOOST_AUTO_TEST_CASE(epoch_fit_matches_scipy_reference) {
