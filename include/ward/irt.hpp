@@ -42,7 +42,7 @@
 /// model (parameters, objective, residuals, sparse Jacobian), fit (bounded LM, Schur complement),
 /// bootstrap, profile, eci (the Epoch Capabilities Index), stats (OLS, t/F distributions), trend (frontier,
 /// forecast, backtest), efficiency,
-/// breakpoint, simulate, acceleration (detection study), report (CSV/JSON, atomic writes), plot (gnuplot).
+/// breakpoint, detection (the F-test rule and the paper's rule), simulate, acceleration (detection study), report (CSV/JSON, atomic writes), plot (gnuplot).
 /// The example program examples/rosetta.cpp runs the whole pipeline.
 
 #include <ward/irt/acceleration.hpp>
@@ -51,6 +51,7 @@
 #include <ward/irt/csv.hpp>
 #include <ward/irt/dataset.hpp>
 #include <ward/irt/date.hpp>
+#include <ward/irt/detection.hpp>
 #include <ward/irt/eci.hpp>
 #include <ward/irt/efficiency.hpp>
 #include <ward/irt/epoch.hpp>
