@@ -70,9 +70,9 @@ int run(const Args& a) {
             const auto t0 = std::chrono::steady_clock::now();
             const irt::DetectionStudy s = irt::detection_study(sim, a.detection, a.seed);
             std::cout << "detection study (" << a.detection << " worlds with and without the acceleration, "
-                      << fmt(elapsed_ms(t0) / 1000, 1) << " s): power " << fmt(s.power, 2) << ", false-positive rate "
-                      << fmt(s.false_positive_rate, 2) << " (detector: slope ratio >= 1.5 and nominal p < 0.05; "
-                      << s.failed << " worlds with too few frontier points)\n";
+                      << fmt(elapsed_ms(t0) / 1000, 1) << " s): power " << fmt(s.f_test.power, 2) << ", false-positive rate "
+                      << fmt(s.f_test.false_positive_rate, 2) << " (detector: slope ratio >= 1.5 and nominal p < 0.05; "
+                      << s.f_test.failed << " worlds with too few frontier points)\n";
         }
     }
     if (!a.anchor.empty()) opt.anchor = irt::Anchor::on_benchmark(a.anchor);
