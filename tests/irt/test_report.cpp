@@ -13,6 +13,29 @@
 
 using namespace ward::irt;
 
+namespace {
+
+/// A simulated world (seeded, with an acceleration in 2024 when asked), its fit and its frontier trend.
+struct Fitted {
+    Simulation sim;
+    FitResult fit;
+    Trend trend;
+};
+
+Fitted fitted_world(std::uint64_t seed, bool accelerated) {
+    SimulationOptions o;
+    o.seed = seed;
+    if (accelerated) o.acceleration_year = 2024;
+    Fitted w{simulate(o), {}, {}};
+    FitOptions opt;
+    opt.anchor = Anchor::on_benchmark("bench_000");
+    w.fit = fit(w.sim.data, opt);
+    w.trend = frontier_trend(w.sim.data, w.fit.capability);
+    return w;
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_SUITE(irt_report)
 
 BOOST_AUTO_TEST_CASE(atomic_write_and_csv_round_trip) {
@@ -100,14 +123,10 @@ BOOST_AUTO_TEST_CASE(long_csv_round_trip_gives_the_same_fit) {
 }
 
 BOOST_AUTO_TEST_CASE(summary_json_fields) {
-    SimulationOptions o;
-    o.seed = 2;
-    o.acceleration_year = 2024;
-    const Simulation sim = simulate(o);
-    FitOptions opt;
-    opt.anchor = Anchor::on_benchmark("bench_000");
-    const FitResult f = fit(sim.data, opt);
-    const Trend t = frontier_trend(sim.data, f.capability);
+    const Fitted w = fitted_world(2, true);
+    const Simulation& sim = w.sim;
+    const FitResult& f = w.fit;
+    const Trend& t = w.trend;
     const BreakpointFit bp = fit_breakpoint(t.frontier.date, t.frontier.capability);
     const EfficiencyResult e = algorithmic_efficiency(sim.data, f.capability);
     const auto j = summary_json({&sim.data, &f, "bench_000", 1.0, &t, &bp, &e, nullptr, 0});
@@ -126,13 +145,10 @@ BOOST_AUTO_TEST_CASE(summary_json_fields) {
 }
 
 BOOST_AUTO_TEST_CASE(summary_json_in_eci) {
-    SimulationOptions o;
-    o.seed = 3;
-    const Simulation sim = simulate(o);
-    FitOptions opt;
-    opt.anchor = Anchor::on_benchmark("bench_000");
-    const FitResult f = fit(sim.data, opt);
-    const Trend t = frontier_trend(sim.data, f.capability);
+    const Fitted w = fitted_world(3, false);
+    const Simulation& sim = w.sim;
+    const FitResult& f = w.fit;
+    const Trend& t = w.trend;
     const Backtest bt = backtest(sim.data, f.capability, 2024.5);
     // The scale puts the first and last frontier models at 0 and 10.
     const auto& fr = t.frontier;

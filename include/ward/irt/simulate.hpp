@@ -51,28 +51,14 @@ struct SimulationOptions {
 /// whose true score lies in [0.05, 0.95] observed; noise sd 0.025 on scores and 0.2 on capabilities and
 /// difficulties; slopes U(3, 10); benchmark difficulties 0.5 above the trend without the acceleration.
 inline SimulationOptions paper_detection_world(double factor = 4.0, std::uint64_t seed = 1) {
-    SimulationOptions o;
-    o.start_year = 2024.0;
-    o.end_year = 2030.0;
-    o.models_per_year = 30.0;
-    o.benchmarks_per_year = 10.0;
-    o.observed_fraction = 0.25;
-    o.noise = 0.025;
-    o.slope_per_year = 3.5 / 6.0;
-    o.acceleration_year = 2028.0;
-    o.slope_after = factor * o.slope_per_year;
-    o.model_spread = 0.2;
-    o.difficulty_spread = 0.2;
-    o.slope_low = 3.0;
-    o.slope_high = 10.0;
-    o.family_size = 1;
-    o.log_compute_spread = 0.0;  // one model per family: capability is the trend plus model_spread only
-    o.saturation = 0.05;
-    o.ensure_coverage = false;
-    o.benchmarks_accelerate = false;
-    o.difficulty_offset = 0.5;
-    o.seed = seed;
-    return o;
+    const double growth = 3.5 / 6.0;
+    return {.start_year = 2024.0, .end_year = 2030.0, .models_per_year = 30.0, .benchmarks_per_year = 10.0,
+            .observed_fraction = 0.25, .noise = 0.025, .slope_per_year = growth, .acceleration_year = 2028.0,
+            .slope_after = factor * growth, .model_spread = 0.2, .difficulty_spread = 0.2,
+            .family_size = 1,
+            .log_compute_spread = 0.0,  // one model per family: capability is the trend plus model_spread only
+            .saturation = 0.05, .ensure_coverage = false, .slope_low = 3.0, .slope_high = 10.0,
+            .benchmarks_accelerate = false, .difficulty_offset = 0.5, .seed = seed};
 }
 
 struct Simulation {

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <string>
 #include <vector>
 
 namespace ward::irt {
@@ -23,15 +24,24 @@ struct Frontier {
 
 /// Models whose capability exceeds that of every model released before them; of several released on
 /// one day only the best can qualify.
-inline Frontier frontier(const Dataset& d, const std::vector<double>& capability) {
+namespace detail {
+/// The models with a release date (those without are counted in f), after checking `capability`'s size.
+inline std::vector<index_t> dated_models(const Dataset& d, const std::vector<double>& capability, Frontier& f,
+                                         const char* who) {
     if (static_cast<index_t>(capability.size()) != d.num_models())
-        throw shape_error("irt::frontier: one capability per model expected");
-    Frontier f;
+        throw shape_error(std::string(who) + ": one capability per model expected");
     std::vector<index_t> order;
     for (index_t m = 0; m < d.num_models(); ++m) {
         if (std::isnan(d.release[static_cast<std::size_t>(m)])) { ++f.models_without_date; continue; }
         order.push_back(m);
     }
+    return order;
+}
+}  // namespace detail
+
+inline Frontier frontier(const Dataset& d, const std::vector<double>& capability) {
+    Frontier f;
+    std::vector<index_t> order = detail::dated_models(d, capability, f, "irt::frontier");
     std::sort(order.begin(), order.end(), [&](index_t a, index_t b) {
         const double ta = d.release[static_cast<std::size_t>(a)], tb = d.release[static_cast<std::size_t>(b)];
         if (ta != tb) return ta < tb;
@@ -54,14 +64,8 @@ inline Frontier frontier(const Dataset& d, const std::vector<double>& capability
 /// release date, with the best capability released on or before that date (so models released on one day
 /// share one value). models[i] is the model released at date[i], not necessarily the one holding the maximum.
 inline Frontier running_max_frontier(const Dataset& d, const std::vector<double>& capability) {
-    if (static_cast<index_t>(capability.size()) != d.num_models())
-        throw shape_error("irt::running_max_frontier: one capability per model expected");
     Frontier f;
-    std::vector<index_t> order;
-    for (index_t m = 0; m < d.num_models(); ++m) {
-        if (std::isnan(d.release[static_cast<std::size_t>(m)])) { ++f.models_without_date; continue; }
-        order.push_back(m);
-    }
+    std::vector<index_t> order = detail::dated_models(d, capability, f, "irt::running_max_frontier");
     std::stable_sort(order.begin(), order.end(), [&](index_t a, index_t b) {
         return d.release[static_cast<std::size_t>(a)] < d.release[static_cast<std::size_t>(b)];
     });
