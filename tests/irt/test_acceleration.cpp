@@ -81,7 +81,7 @@ BOOST_AUTO_TEST_CASE(the_papers_world) {
 BOOST_AUTO_TEST_CASE(the_papers_study_recovers_a_known_acceleration) {
     // Growth 3.5/6 per year, four times faster after 2028: both rules find it in nearly every world; the
     // least-squares slope ratio recovers the planted 4, and stays near 1 in the same worlds without it.
-    const DetectionStudy s = detection_study(paper_detection_world(4.0), 48, /*seed=*/11);
+    const DetectionStudy s = detection_study(paper_detection_world(4.0), 24, /*seed=*/11);
     BOOST_TEST_MESSAGE("paper's rule: power " << s.paper.power << ", false-positive rate " << s.paper.false_positive_rate
                        << "; F-test rule: power " << s.f_test.power << ", false-positive rate " << s.f_test.false_positive_rate
                        << "; median ratio " << quantile(s.ratio_accelerated, 0.5) << " (planted 4), "
