@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <ward/irt/csv.hpp>
+#include <ward/irt/eci.hpp>
 #include <ward/irt/efficiency.hpp>
 #include <ward/irt/epoch.hpp>
 #include <ward/irt/fit.hpp>
@@ -34,6 +35,39 @@ const Dataset& epoch() {
 
 BOOST_AUTO_TEST_SUITE(irt_real_data)
 
+BOOST_AUTO_TEST_CASE(epoch_table_has_the_papers_counts) {
+    // "A Rosetta Stone for AI Benchmarks" fits 1,324 scores of 179 models on 38 benchmarks; CSQA2, BoolQ,
+    // MCBench and METR are not loaded.
+    const Dataset& d = epoch();
+    BOOST_TEST(d.num_obs() == 1324);
+    BOOST_TEST(d.num_models() == 179);
+    BOOST_TEST(d.num_benchmarks() == 38);
+    for (const char* absent : {"CSQA2", "BoolQ", "MCBench", "METR"}) BOOST_TEST(d.benchmark_index(absent) == -1);
+    for (const auto& o : d.obs) BOOST_TEST_REQUIRE((o.score >= 0.001 && o.score <= 0.999));
+    // The anchor holds on the paper's table: Winogrande's difficulty is 0 and its slope 1, exactly.
+    const FitResult f = fit(d);
+    const auto w = static_cast<std::size_t>(d.benchmark_index("Winogrande"));
+    BOOST_TEST(f.difficulty[w] == 0.0);
+    BOOST_TEST(f.slope[w] == 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(eci_of_the_reference_models) {
+    // Epoch's scale: Claude 3.5 Sonnet (Oct 2024) = 130, GPT-5 (high) = 150, exactly, on the paper's table.
+    const Dataset& d = epoch();
+    const FitResult f = fit(d);
+    const EciScale eci = eci_scale(d, f.capability);
+    const auto claude = static_cast<std::size_t>(d.model_index("claude-3-5-sonnet-20241022"));
+    const auto gpt5 = static_cast<std::size_t>(d.model_index("gpt-5-2025-08-07_high"));
+    BOOST_TEST(eci(f.capability[claude]) == 130.0);
+    BOOST_TEST(eci(f.capability[gpt5]) == 150.0);
+    // GPT-5 (high) is above Claude 3.5 Sonnet on C, so the map is increasing and keeps every ranking.
+    BOOST_TEST(eci.per_capability() > 0.0);
+    const auto o3 = static_cast<std::size_t>(d.model_index("o3-2025-04-16_high"));
+    BOOST_TEST(eci(f.capability[o3]) > 130.0);
+    BOOST_TEST(eci(f.capability[o3]) < 150.0);
+    BOOST_TEST_MESSAGE("ECI points per unit of C: " << eci.per_capability());
+}
+
 BOOST_AUTO_TEST_CASE(epoch_fit_matches_scipy_reference) {
     const Dataset& d = epoch();
     const FitResult f = fit(d);
@@ -60,7 +94,7 @@ BOOST_AUTO_TEST_CASE(epoch_fit_matches_scipy_reference) {
         if (std::abs(mine - v) > worst) { worst = std::abs(mine - v); worst_name = kind + " " + name; }
     }
     BOOST_TEST_MESSAGE("largest difference to scipy: " << worst << " (" << worst_name << ")");
-    BOOST_TEST(worst < 1e-3);
+    BOOST_TEST(worst < 1e-5);  // scipy reaches first-order optimality ~1e-7 (dense trust-region steps)
 }
 
 BOOST_AUTO_TEST_CASE(epoch_anchor_and_ordering) {

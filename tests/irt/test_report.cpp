@@ -13,6 +13,29 @@
 
 using namespace ward::irt;
 
+namespace {
+
+/// A simulated world (seeded, with an acceleration in 2024 when asked), its fit and its frontier trend.
+struct Fitted {
+    Simulation sim;
+    FitResult fit;
+    Trend trend;
+};
+
+Fitted fitted_world(std::uint64_t seed, bool accelerated) {
+    SimulationOptions o;
+    o.seed = seed;
+    if (accelerated) o.acceleration_year = 2024;
+    Fitted w{simulate(o), {}, {}};
+    FitOptions opt;
+    opt.anchor = Anchor::on_benchmark("bench_000");
+    w.fit = fit(w.sim.data, opt);
+    w.trend = frontier_trend(w.sim.data, w.fit.capability);
+    return w;
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_SUITE(irt_report)
 
 BOOST_AUTO_TEST_CASE(atomic_write_and_csv_round_trip) {
@@ -37,7 +60,8 @@ BOOST_AUTO_TEST_CASE(atomic_write_and_csv_round_trip) {
     for (const auto& e : fs::directory_iterator(dir / "sub")) { ++files; (void)e; }
     BOOST_TEST(files == 1u);  // no temporary left behind
     const CsvTable t = read_csv(path);
-    BOOST_TEST((t.header == std::vector<std::string>{"model", "release_date", "capability", "ci_low", "ci_high"}));
+    BOOST_TEST((t.header ==
+                std::vector<std::string>{"model", "release_date", "capability", "ci_low", "ci_high", "eci", "eci_low", "eci_high"}));
     BOOST_TEST(t.size() == 2);
     bool found = false;
     for (ward::index_t r = 0; r < t.size(); ++r) {
@@ -45,8 +69,20 @@ BOOST_AUTO_TEST_CASE(atomic_write_and_csv_round_trip) {
         found = true;
         BOOST_TEST(t.cell(r, 1) == "2024-05-13");
         BOOST_TEST(std::abs(std::stod(t.cell(r, 2)) - f.capability[0]) < 1e-8);
+        BOOST_TEST(t.cell(r, 5).empty());  // no ECI scale given
     }
     BOOST_TEST(found);
+    // With a scale fixed by the two models (0 and 100 ECI, "plain" the more capable) and intervals, the ECI columns are theirs, mapped.
+    const EciScale eci = eci_scale(d, f.capability, {.model_a = "model, with \"quotes\"", .eci_a = 0, .model_b = "plain", .eci_b = 100});
+    const std::vector<double> low{f.capability[0] - 0.5, f.capability[1] - 0.5}, high{f.capability[0] + 1, f.capability[1] + 1};
+    const CsvTable e = parse_csv(capabilities_csv(d, f, &low, &high, &eci), "capabilities.csv");
+    for (ward::index_t r = 0; r < e.size(); ++r) {
+        const bool quoted = e.cell(r, 0) != "plain";
+        BOOST_TEST(std::stod(e.cell(r, 5)) == (quoted ? 0.0 : 100.0));
+        const double width = std::abs(100.0 / (f.capability[0] - f.capability[1]));  // ECI per unit of C, by hand
+        BOOST_TEST(std::abs(std::stod(e.cell(r, 5)) - std::stod(e.cell(r, 6)) - 0.5 * width) < 1e-6);
+        BOOST_TEST(std::abs(std::stod(e.cell(r, 7)) - std::stod(e.cell(r, 5)) - 1.0 * width) < 1e-6);
+    }
     const CsvTable bt = parse_csv(benchmarks_csv(d, f), "benchmarks.csv");
     // easiest first: B has the higher scores, so it sits below the anchor A (difficulty 0)
     BOOST_TEST(bt.cell(0, 0) == "bench B");
@@ -87,14 +123,10 @@ BOOST_AUTO_TEST_CASE(long_csv_round_trip_gives_the_same_fit) {
 }
 
 BOOST_AUTO_TEST_CASE(summary_json_fields) {
-    SimulationOptions o;
-    o.seed = 2;
-    o.acceleration_year = 2024;
-    const Simulation sim = simulate(o);
-    FitOptions opt;
-    opt.anchor = Anchor::on_benchmark("bench_000");
-    const FitResult f = fit(sim.data, opt);
-    const Trend t = frontier_trend(sim.data, f.capability);
+    const Fitted w = fitted_world(2, true);
+    const Simulation& sim = w.sim;
+    const FitResult& f = w.fit;
+    const Trend& t = w.trend;
     const BreakpointFit bp = fit_breakpoint(t.frontier.date, t.frontier.capability);
     const EfficiencyResult e = algorithmic_efficiency(sim.data, f.capability);
     const auto j = summary_json({&sim.data, &f, "bench_000", 1.0, &t, &bp, &e, nullptr, 0});
@@ -107,6 +139,45 @@ BOOST_AUTO_TEST_CASE(summary_json_fields) {
     BOOST_TEST(j["breakpoint"]["slope_after"].get<double>() == bp.slope_after);
     BOOST_TEST(j["efficiency"]["gain_per_year"].get<double>() == e.gain_per_year);
     BOOST_TEST(j.contains("load_report"));
+    BOOST_TEST(j["eci"].is_null());  // no scale given
+    BOOST_TEST(j["breakpoint"]["f_test_rule"]["detected"].get<bool>() == detects(bp, FTestRule{}));
+    BOOST_TEST(j["breakpoint"]["paper_rule"]["detected"].get<bool>() == meets(bp, PaperRule{}));
+}
+
+BOOST_AUTO_TEST_CASE(summary_json_in_eci) {
+    const Fitted w = fitted_world(3, false);
+    const Simulation& sim = w.sim;
+    const FitResult& f = w.fit;
+    const Trend& t = w.trend;
+    const Backtest bt = backtest(sim.data, f.capability, 2024.5);
+    // The scale puts the first and last frontier models at 0 and 10.
+    const auto& fr = t.frontier;
+    const EciScale eci = eci_scale(sim.data, f.capability, {.model_a = sim.data.models[static_cast<std::size_t>(fr.models.front())], .eci_a = 0,
+                                                            .model_b = sim.data.models[static_cast<std::size_t>(fr.models.back())], .eci_b = 10});
+    const double per = 10.0 / (fr.capability.back() - fr.capability.front());
+    const std::vector<ForecastPoint> yearly = forecast(t.line, {2027.0, 2028.0});
+    const auto run = running_max_frontier(sim.data, f.capability);
+    const Detection scan = scan_for_acceleration(run.date, run.capability);
+    SummaryInputs in{&sim.data, &f, "bench_000", 1.0, &t, nullptr, nullptr, &bt, 0};
+    in.eci = &eci;
+    in.forecast = &yearly;
+    in.forecast_from = 2026.0;
+    in.paper_scan = &scan;
+    const auto j = summary_json(in);
+    BOOST_TEST(j["eci"]["reference"][0]["eci"].get<double>() == 0.0);
+    BOOST_TEST(std::abs(j["eci"]["per_capability"].get<double>() - per) < 1e-9);
+    BOOST_TEST(std::abs(j["frontier"]["slope_eci_per_year"].get<double>() - t.line.slope * per) < 1e-9);
+    BOOST_TEST(j["frontier"]["models"][0]["eci"].get<double>() == 0.0);
+    BOOST_TEST(j["frontier"]["models"].back()["eci"].get<double>() == 10.0);
+    BOOST_TEST(std::abs(j["backtest"]["mae_eci"].get<double>() - bt.mae * per) < 1e-9);
+    BOOST_TEST(j["forecast"]["from"].get<std::string>() == "2026-01-01");
+    const auto& p = j["forecast"]["points"][1];
+    BOOST_TEST(p["date"].get<std::string>() == "2028-01-01");
+    BOOST_TEST(p["capability"]["mean"].get<double>() == yearly[1].mean);
+    BOOST_TEST(std::abs(p["eci"]["mean"].get<double>() - (yearly[1].mean - fr.capability.front()) * per) < 1e-9);
+    BOOST_TEST(std::abs(p["eci"]["prediction_high"].get<double>() - (yearly[1].prediction_high - fr.capability.front()) * per) < 1e-9);
+    BOOST_TEST(j["paper_scan"]["detected"].get<bool>() == scan.detected);
+    BOOST_TEST(j["paper_scan"]["admissible"].get<int>() == scan.admissible);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -66,6 +66,19 @@ BOOST_AUTO_TEST_CASE(frontier_and_backtest) {
     BOOST_TEST(bt.test_points == 2);
     BOOST_TEST(bt.mae_last_value == 1.5);  // 4 held flat against 5 and 6
     BOOST_TEST(bt.mae < bt.mae_last_value);
+    // The paper's cutoff is inclusive: at 2025.0 the model released that day trains the line. By hand:
+    // (2023, 1), (2023.5, 2), (2024.5, 3), (2025, 4) give slope 3.5 / 2.5 = 1.4 through (2024, 2.5), so
+    // 4.6 and 5.3 against 5 and 6 (MAE 0.55); the last value 4 misses by 1 and 2 (MAE 1.5).
+    const Backtest on_the_day = backtest(d, cap, 2025.0);
+    BOOST_TEST(on_the_day.train_points == 4);
+    BOOST_TEST(on_the_day.test_points == 2);
+    BOOST_TEST(std::abs(on_the_day.mae - 0.55) < 1e-9);
+    BOOST_TEST(on_the_day.mae_last_value == 1.5);
+    // The running maximum keeps every model at its date; the two released in mid-2023 share the best of that day.
+    const Frontier run = running_max_frontier(d, cap);
+    BOOST_TEST(run.date == (std::vector<double>{2023.0, 2023.5, 2023.5, 2024.0, 2024.5, 2025.0, 2025.5, 2026.0}));
+    BOOST_TEST(run.capability == (std::vector<double>{1.0, 2.0, 2.0, 2.0, 3.0, 4.0, 5.0, 6.0}));
+    BOOST_TEST(frontier(d, cap, FrontierKind::top1_at_release).capability == f.capability);
 }
 
 BOOST_AUTO_TEST_CASE(breakpoint_recovers_a_hinge) {

@@ -89,6 +89,9 @@ inline BreakpointFit fit_breakpoint(const std::vector<double>& x, const std::vec
     if (dof > 0 && f.sse > 0) {
         f.f_statistic = std::max(0.0, (f.sse_linear - f.sse) / 2.0) / (f.sse / dof);
         f.p_value = f_survival(f.f_statistic, 2.0, dof);
+    } else if (dof > 0 && f.sse_linear > 0) {  // two segments fit exactly where one line does not
+        f.f_statistic = std::numeric_limits<double>::infinity();
+        f.p_value = 0.0;
     }
     return f;
 }
