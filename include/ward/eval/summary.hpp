@@ -67,8 +67,12 @@ inline std::string short_number(double v) {
     os << std::setprecision(3) << v;
     return os.str();
 }
-/// A fixed-width table: the first row is the header, under a rule; text left, numbers right.
-inline std::string render_table(const std::vector<std::vector<std::string>>& table) {
+}  // namespace detail
+
+/// Rows of cells as fixed-width text: a rule under the first (header) row, the first `text_columns`
+/// columns left-aligned (text), the rest right-aligned (numbers); widths count UTF-8 characters.
+inline std::string render_table(const std::vector<std::vector<std::string>>& table, std::size_t text_columns) {
+    if (table.empty()) return {};
     auto width = [](const std::string& s) {  // display columns: UTF-8 continuation bytes take none
         std::size_t w = 0;
         for (unsigned char c : s) w += (c & 0xC0) != 0x80;
@@ -76,13 +80,14 @@ inline std::string render_table(const std::vector<std::vector<std::string>>& tab
     };
     std::vector<std::size_t> w(table[0].size(), 0);
     for (const auto& row : table)
-        for (std::size_t c = 0; c < row.size(); ++c) w[c] = std::max(w[c], width(row[c]));
+        for (std::size_t c = 0; c < row.size() && c < w.size(); ++c) w[c] = std::max(w[c], width(row[c]));
     std::string out;
     for (std::size_t r = 0; r < table.size(); ++r) {
-        for (std::size_t c = 0; c < table[r].size(); ++c) {
+        for (std::size_t c = 0; c < table[r].size() && c < w.size(); ++c) {
             const std::string pad(w[c] - width(table[r][c]), ' ');
-            out += c == 0 ? table[r][c] + pad : "  " + pad + table[r][c];
+            out += (c ? "  " : "") + (c < text_columns ? table[r][c] + pad : pad + table[r][c]);
         }
+        while (!out.empty() && out.back() == ' ') out.pop_back();
         out += "\n";
         if (r == 0) {
             std::size_t total = 0;
@@ -92,7 +97,6 @@ inline std::string render_table(const std::vector<std::vector<std::string>>& tab
     }
     return out;
 }
-}  // namespace detail
 
 struct SummaryRow {
     std::string defence;
@@ -178,7 +182,7 @@ inline std::string format_table(const std::vector<SummaryRow>& rows) {
         row.push_back(detail::stat_cell(r.harmless_loss));
         table.push_back(std::move(row));
     }
-    return detail::render_table(table);
+    return render_table(table, 1);
 }
 
 /// One defence's worst case on one seed, over every attack tried (grid and search).
@@ -299,7 +303,7 @@ inline std::string format_worst_case_table(const std::vector<WorstCaseRow>& rows
         row.push_back(r.attack);
         table.push_back(std::move(row));
     }
-    return detail::render_table(table);
+    return render_table(table, 1);
 }
 
 /// The worst_case section of report.json: per defence, its statistics and each seed's case.
