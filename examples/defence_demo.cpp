@@ -17,6 +17,7 @@
 
 #include <ward/attack/finetune.hpp>
 #include <ward/data/synthetic.hpp>
+#include <ward/data/world_model.hpp>
 #include <ward/defence.hpp>
 #include <ward/eval.hpp>
 #include <ward/nn.hpp>
@@ -41,18 +42,15 @@ struct Settings {
     double harmless_lr = 1e-3;
 };
 
-nn::TransformerConfig model_config(const data::World& world, const Settings& s) {
-    nn::TransformerConfig c;
-    c.family = nn::Family::llama;
-    c.vocab_size = world.vocabulary().size();
-    c.hidden = s.hidden;
-    c.layers = s.layers;
-    c.heads = 4;
-    c.kv_heads = 4;
-    c.intermediate = 4 * s.hidden;
-    c.max_positions = 64;
-    c.tie_embeddings = true;
-    return c;
+data::WorldModelOptions model_options(const Settings& s) {
+    data::WorldModelOptions o;
+    o.hidden = s.hidden;
+    o.layers = s.layers;
+    o.pretrain_steps = s.pretrain_steps;
+    o.align_steps = s.align_steps;
+    o.pretrain_lr = s.pretrain_lr;
+    o.align_lr = s.align_lr;
+    return o;
 }
 
 /// The table's rows, by name.
@@ -138,31 +136,13 @@ int main(int argc, char** argv) {
         for (int seed = 0; seed < seeds; ++seed) {
             data::World world({.seed = static_cast<std::uint64_t>(seed)});
             const auto& vocab = world.vocabulary();
-            const auto config = model_config(world, s);
-            const std::filesystem::path cached = cache_dir.empty() ? std::filesystem::path() : std::filesystem::path(cache_dir) / ("seed_" + std::to_string(seed));
-            nn::CausalLM<float> model;
-            if (!cached.empty() && std::filesystem::exists(cached / "config.json")) model = nn::load_causal_lm<float>(cached);
-            const bool reuse = model.config.vocab_size == config.vocab_size && model.config.hidden == config.hidden &&
-                               model.config.layers == config.layers;  // a cache from other settings is rebuilt
-            if (reuse) {
-                std::fprintf(stderr, "seed %d: aligned model from %s\n", seed, cached.c_str());
-            } else {
-                std::fprintf(stderr, "seed %d: pre-training (%lld steps)\n", seed, static_cast<long long>(s.pretrain_steps));
-                model = nn::CausalLM<float>(config, static_cast<std::uint64_t>(seed));
-                train::TrainOptions t;
-                t.lr = s.pretrain_lr;
-                t.batch_size = 32;
-                t.warmup_steps = 50;
-                t.seed = static_cast<std::uint64_t>(seed);
-                t.quiet = true;
-                auto pre = train::train_lm(model, world.pretraining(std::size_t(s.pretrain_steps) * 32, t.seed), {}, t);
-                t.lr = s.align_lr;
-                t.batch_size = 16;
-                t.warmup_steps = 0;
-                train::train_lm(model, world.alignment(std::size_t(s.align_steps) * 16, t.seed), {}, t);
-                std::fprintf(stderr, "seed %d: pre-trained (loss %.3f) and aligned in %.0f s\n", seed, pre.step_losses.back(), elapsed());
-                if (!cached.empty()) nn::save_pretrained(model, cached);
-            }
+            data::WorldModelOptions mo = model_options(s);
+            const auto config = data::world_model_config(world, mo);
+            if (!cache_dir.empty()) mo.cache = std::filesystem::path(cache_dir) / ("seed_" + std::to_string(seed));
+            data::WorldModel wm = data::aligned_world_model(world, mo, static_cast<std::uint64_t>(seed));
+            nn::CausalLM<float> model = std::move(wm.model);
+            if (wm.from_cache) std::fprintf(stderr, "seed %d: aligned model from %s\n", seed, mo.cache.c_str());
+            else std::fprintf(stderr, "seed %d: pre-trained (loss %.3f) and aligned in %.0f s\n", seed, wm.pretrain_loss, elapsed());
             const auto seed_u = static_cast<std::uint64_t>(seed);
 
             eval::ExperimentData d;

@@ -1,0 +1,90 @@
+#pragma once
+// The model every synthetic-world experiment starts from (the defence demo, the RLHF demo): a small
+// Llama-style transformer pre-trained on the world's corpus (it learns the hazard recipes and the colour
+// facts), then aligned by a short phase of refusals, so the harmful knowledge is there but latent.
+// With a cache directory the aligned model is saved there (Hugging Face layout, plus world_model.json
+// naming the options and seed it was made with) and reused by a later run with the same ones.
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "ward/data/synthetic.hpp"
+#include "ward/io/atomic_file.hpp"
+#include "ward/nn/hf.hpp"
+#include "ward/train/lm_trainer.hpp"
+
+namespace ward::data {
+
+struct WorldModelOptions {
+    int hidden = 64, layers = 3, heads = 4;
+    index_t pretrain_steps = 1500, align_steps = 100;
+    index_t pretrain_batch = 32, align_batch = 16;
+    double pretrain_lr = 3e-3, align_lr = 1e-3;
+    index_t max_positions = 64;
+    std::filesystem::path cache;  // empty: no cache
+};
+
+inline nn::TransformerConfig world_model_config(const World& world, const WorldModelOptions& o) {
+    nn::TransformerConfig c;
+    c.family = nn::Family::llama;
+    c.vocab_size = world.vocabulary().size();
+    c.hidden = o.hidden;
+    c.layers = o.layers;
+    c.heads = o.heads;
+    c.kv_heads = o.heads;
+    c.intermediate = 4 * o.hidden;
+    c.max_positions = o.max_positions;
+    c.tie_embeddings = true;
+    return c;
+}
+
+struct WorldModel {
+    nn::CausalLM<float> model;
+    bool from_cache = false;
+    double pretrain_loss = 0;  // the last pre-training step's (not measured when from the cache)
+};
+
+namespace detail {
+inline nlohmann::json world_model_key(const World& world, const WorldModelOptions& o, std::uint64_t seed) {
+    return {{"world_seed", world.options().seed}, {"vocabulary", world.vocabulary().size()}, {"seed", seed}, {"hidden", o.hidden},
+            {"layers", o.layers}, {"heads", o.heads}, {"pretrain_steps", o.pretrain_steps}, {"align_steps", o.align_steps},
+            {"pretrain_batch", o.pretrain_batch}, {"align_batch", o.align_batch}, {"pretrain_lr", o.pretrain_lr}, {"align_lr", o.align_lr},
+            {"max_positions", o.max_positions}};
+}
+}  // namespace detail
+
+/// Pre-trains (`pretrain_steps` of batch `pretrain_batch`) and aligns (`align_steps` on refusals) a model
+/// on `world`, seeded by `seed`; or loads it from the cache when that was made with the same options.
+inline WorldModel aligned_world_model(const World& world, const WorldModelOptions& o, std::uint64_t seed) {
+    const nlohmann::json key = detail::world_model_key(world, o, seed);
+    const std::filesystem::path stamp = o.cache / "world_model.json";
+    if (!o.cache.empty() && std::filesystem::exists(stamp) && std::filesystem::exists(o.cache / "config.json")) {
+        std::ifstream in(stamp);
+        nlohmann::json saved = nlohmann::json::parse(in, nullptr, false);
+        if (!saved.is_discarded() && saved == key) return {nn::load_causal_lm<float>(o.cache), true, 0};
+    }
+    WorldModel w{nn::CausalLM<float>(world_model_config(world, o), seed), false, 0};
+    train::TrainOptions t;
+    t.lr = o.pretrain_lr;
+    t.batch_size = o.pretrain_batch;
+    t.warmup_steps = 50;
+    t.seed = seed;
+    t.quiet = true;
+    auto pre = train::train_lm(w.model, world.pretraining(static_cast<std::size_t>(o.pretrain_steps * o.pretrain_batch), seed), {}, t);
+    w.pretrain_loss = pre.step_losses.empty() ? 0 : pre.step_losses.back();
+    t.lr = o.align_lr;
+    t.batch_size = o.align_batch;
+    t.warmup_steps = 0;
+    train::train_lm(w.model, world.alignment(static_cast<std::size_t>(o.align_steps * o.align_batch), seed), {}, t);
+    if (!o.cache.empty()) {
+        nn::save_pretrained(w.model, o.cache);
+        io::write_atomically(stamp, key.dump(2) + "\n");
+    }
+    return w;
+}
+
+}  // namespace ward::data
