@@ -27,6 +27,17 @@ namespace ward::ag {
 inline constexpr std::int64_t ignore_index = -100;
 
 namespace detail {
+/// Every target id lies in [0, V) or is the ignore index (an index_error naming the op otherwise).
+template <Device D>
+void check_target_ids(const char* op, const Tensor<std::int64_t, D>& targets, index_t V, std::int64_t ignore) {
+    if (targets.numel() == 0) return;
+    const std::int64_t lo = ward::min(targets).item(), hi = ward::max(targets).item();
+    const bool bad_lo = lo < 0 && lo != ignore, bad_hi = hi >= V;
+    if (bad_lo || bad_hi)
+        throw index_error(std::string(op) + ": target id " + std::to_string(bad_hi ? hi : lo) + " outside [0, " + std::to_string(V) +
+                          ") and not the ignore index " + std::to_string(ignore));
+}
+
 /// cross_entropy for f32 on the CPU through the fused row kernels (backend/cpu/cross_entropy.hpp):
 /// the same loss and gradient, two passes over the logits instead of seven. Arguments checked.
 inline Var<float, cpu> cross_entropy_rows(const Var<float, cpu>& logits, const Tensor<std::int64_t, cpu>& targets,
@@ -73,13 +84,7 @@ Var<T, D> cross_entropy(const Var<T, D>& logits, const Tensor<std::int64_t, D>& 
         throw shape_error("cross_entropy: mask of shape " + mask.shape().str() + " does not match targets " + targets.shape().str());
     const index_t V = ls[ls.rank - 1], N = targets.numel();
     using C = compute_t<T>;
-    if (N > 0) {
-        std::int64_t lo = ward::min(targets).item(), hi = ward::max(targets).item();
-        bool bad_lo = lo < 0 && lo != ignore, bad_hi = hi >= V;
-        if (bad_lo || bad_hi)
-            throw index_error("cross_entropy: target id " + std::to_string(bad_hi ? hi : lo) + " outside [0, " +
-                              std::to_string(V) + ") and not the ignore index " + std::to_string(ignore));
-    }
+    detail::check_target_ids("cross_entropy", targets, V, ignore);
     if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>)
         return detail::cross_entropy_rows(logits, targets, mask, ignore, N, V);
     Tensor<T, D> x = logits.value().reshape(Shape{N, V});
@@ -150,13 +155,7 @@ Var<T, D> token_log_probs(const Var<T, D>& logits, const Tensor<std::int64_t, D>
         throw shape_error("token_log_probs: targets of shape " + targets.shape().str() + " do not match logits " + ls.str());
     const index_t V = ls[ls.rank - 1], N = targets.numel();
     using C = compute_t<T>;
-    if (N > 0) {
-        std::int64_t lo = ward::min(targets).item(), hi = ward::max(targets).item();
-        bool bad_lo = lo < 0 && lo != ignore, bad_hi = hi >= V;
-        if (bad_lo || bad_hi)
-            throw index_error("token_log_probs: target id " + std::to_string(bad_hi ? hi : lo) + " outside [0, " +
-                              std::to_string(V) + ") and not the ignore index " + std::to_string(ignore));
-    }
+    detail::check_target_ids("token_log_probs", targets, V, ignore);
     const Shape out_shape = targets.shape();
     if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {
         // The fused row kernels of cross_entropy: two passes over the logits.
