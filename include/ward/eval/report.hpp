@@ -258,6 +258,35 @@ inline std::string summary_csv(const std::vector<SummaryRow>& rows) {
     return s;
 }
 
+/// Rows of cells as fixed-width text: a rule under the first (header) row, the first `text_columns`
+/// columns left-aligned (text), the rest right-aligned (numbers); widths count UTF-8 characters.
+inline std::string render_table(const std::vector<std::vector<std::string>>& table, std::size_t text_columns) {
+    if (table.empty()) return {};
+    auto width = [](const std::string& s) {  // display columns: UTF-8 continuation bytes take none
+        std::size_t w = 0;
+        for (unsigned char c : s) w += (c & 0xC0) != 0x80;
+        return w;
+    };
+    std::vector<std::size_t> w(table[0].size(), 0);
+    for (const auto& row : table)
+        for (std::size_t c = 0; c < row.size() && c < w.size(); ++c) w[c] = std::max(w[c], width(row[c]));
+    std::string out;
+    for (std::size_t r = 0; r < table.size(); ++r) {
+        for (std::size_t c = 0; c < table[r].size() && c < w.size(); ++c) {
+            const std::string pad(w[c] - width(table[r][c]), ' ');
+            out += (c ? "  " : "") + (c < text_columns ? table[r][c] + pad : pad + table[r][c]);
+        }
+        while (!out.empty() && out.back() == ' ') out.pop_back();
+        out += "\n";
+        if (r == 0) {
+            std::size_t total = 0;
+            for (auto x : w) total += x + 2;
+            out += std::string(total - 2, '-') + "\n";
+        }
+    }
+    return out;
+}
+
 /// A fixed-width table for the terminal: mean ± std [min, max] over seeds.
 inline std::string format_table(const std::vector<SummaryRow>& rows) {
     auto cell = [](const Stat& s) {
@@ -276,28 +305,7 @@ inline std::string format_table(const std::vector<SummaryRow>& rows) {
     for (const auto& r : rows)
         table.push_back({r.defence, lr(r.attack_lr), std::to_string(r.attack_samples), std::to_string(r.attack_epochs),
                          std::to_string(r.seeds), cell(r.harm_before), cell(r.harm_after), cell(r.harmless_loss)});
-    auto width = [](const std::string& s) {  // display columns: UTF-8 continuation bytes take none
-        std::size_t w = 0;
-        for (unsigned char c : s) w += (c & 0xC0) != 0x80;
-        return w;
-    };
-    std::vector<std::size_t> w(table[0].size(), 0);
-    for (const auto& row : table)
-        for (std::size_t c = 0; c < row.size(); ++c) w[c] = std::max(w[c], width(row[c]));
-    std::string out;
-    for (std::size_t r = 0; r < table.size(); ++r) {
-        for (std::size_t c = 0; c < table[r].size(); ++c) {
-            const std::string pad(w[c] - width(table[r][c]), ' ');
-            out += c == 0 ? table[r][c] + pad : "  " + pad + table[r][c];  // text left, numbers right
-        }
-        out += "\n";
-        if (r == 0) {
-            std::size_t total = 0;
-            for (auto x : w) total += x + 2;
-            out += std::string(total - 2, '-') + "\n";
-        }
-    }
-    return out;
+    return render_table(table, 1);
 }
 
 struct ReportFiles {

@@ -141,7 +141,7 @@ inline std::vector<RlSummaryRow> summarize(const RlReport& r, const VerdictOptio
     return rows;
 }
 
-/// A fixed-width table: mean ± sd over seeds per column, then the verdict.
+/// A fixed-width table: mean ± sd over seeds per column, then the verdict (eval::render_table).
 inline std::string format_table(const std::vector<RlSummaryRow>& rows) {
     auto cell = [](const eval::Stat& s) {
         if (s.n == 0) return std::string("-");
@@ -154,30 +154,7 @@ inline std::string format_table(const std::vector<RlSummaryRow>& rows) {
     for (const auto& r : rows)
         t.push_back({r.defence, r.attack, std::to_string(r.seeds), cell(r.harm_before), cell(r.harm_after), cell(r.cost_after), cell(r.reward_gain),
                      cell(r.kl_after), cell(r.capability_after), r.verdict});
-    auto width = [](const std::string& s) {
-        std::size_t w = 0;
-        for (unsigned char c : s) w += (c & 0xC0) != 0x80;
-        return w;
-    };
-    std::vector<std::size_t> w(t[0].size(), 0);
-    for (const auto& row : t)
-        for (std::size_t c = 0; c < row.size(); ++c) w[c] = std::max(w[c], width(row[c]));
-    std::string out;
-    for (std::size_t r = 0; r < t.size(); ++r) {
-        for (std::size_t c = 0; c < t[r].size(); ++c) {
-            const std::string pad(w[c] - width(t[r][c]), ' ');
-            const bool left = c < 2 || c + 1 == t[r].size();
-            out += (c ? "  " : "") + (left ? t[r][c] + pad : pad + t[r][c]);
-        }
-        while (!out.empty() && out.back() == ' ') out.pop_back();
-        out += "\n";
-        if (r == 0) {
-            std::size_t total = 0;
-            for (auto x : w) total += x + 2;
-            out += std::string(total - 2, '-') + "\n";
-        }
-    }
-    return out;
+    return eval::render_table(t, 2);
 }
 
 struct RlReportOptions {
