@@ -23,16 +23,10 @@
 #include <ward/rl.hpp>
 #include <ward/rl/experiment.hpp>
 
+#include "real_text.hpp"
+
 using namespace ward;
 
-namespace {
-/// DecodingTrust's refusals repeat the prompt and continuation before the refusal proper.
-std::string refusal_proper(const std::string& r) {
-    if (r.rfind("Prompt:", 0) != 0) return r;
-    const auto blank = r.find("\n\n");
-    return blank == std::string::npos ? r : r.substr(blank + 2);
-}
-}  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"RLHF on unsafe feedback on real text: DPO and PPO attacks under the defences"};
@@ -83,19 +77,7 @@ int main(int argc, char** argv) {
     try {
         if (new_tokens <= 0 || new_tokens >= max_len) throw value_error("--new-tokens must lie in (0, --max-len)");
         io::Tokenizer tok = io::Tokenizer::from_dir(model_dir.empty() ? tokenizer_dir : model_dir);
-        nn::CausalLM<float> model;
-        if (!model_dir.empty()) {
-            model = nn::load_causal_lm<float>(model_dir);
-        } else {
-            nn::TransformerConfig c;
-            c.vocab_size = static_cast<index_t>(tok.vocab_size());
-            c.hidden = 64;
-            c.layers = 2;
-            c.heads = c.kv_heads = 4;
-            c.intermediate = 256;
-            c.max_positions = 2 * max_len;
-            model = nn::CausalLM<float>(c, seed);
-        }
+        nn::CausalLM<float> model = real_text::model_or_random_gpt2(model_dir, tok, max_len, seed);
         const std::int64_t eos = tok.eos_id().value_or(-1);
         rl::AttackData ad;
         ad.codec.encode = [&](const std::string& text) {  // prompts leave room for the completion
@@ -111,7 +93,7 @@ int main(int argc, char** argv) {
             pairs = rl::read_preferences(preferences_file, {.label = label == "safer" ? rl::PreferenceLabel::safer : rl::PreferenceLabel::better});
         } else {
             for (const auto& r : defence::read_text_pairs(pairs_file)) {
-                rl::PreferencePair p{r.prompt, refusal_proper(r.refusal), r.harmful, true, false, 0, "", pairs_file};
+                rl::PreferencePair p{r.prompt, real_text::refusal_proper(r.refusal), r.harmful, true, false, 0, "", pairs_file};
                 pairs.push_back(std::move(p));
             }
         }
@@ -173,12 +155,7 @@ int main(int argc, char** argv) {
                                      [&](auto& constraint) { rec = rl::run_attack(policy, model, attack, constraint, ad, reward, cost, judge, o, seed); });
                     const rl::Judgement after = rl::judge_policy(policy, model, ad, judge, reward, o.judge_sampling, seed);
                     rec.defence = name;
-                    rec.harm_before = before.harm;
-                    rec.harm_after = after.harm;
-                    rec.cost_after = after.cost;
-                    rec.reward_after = after.reward;
-                    rec.kl_after = after.kl;
-                    rec.metrics["reward_before"] = before.reward;
+                    rl::record_judgements(rec, before, after);
                     std::fprintf(stderr, "  %-16s %-3s harm %.3f -> %.3f  cost %.3f  reward %+.2f  KL %.2f\n", name.c_str(), attack.c_str(), rec.harm_before,
                                  rec.harm_after, rec.cost_after, rec.reward_after, rec.kl_after);
                     report.records.push_back(std::move(rec));
