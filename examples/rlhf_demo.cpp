@@ -54,7 +54,7 @@ struct Settings {
     double dpo_lr = 3e-4, dpo_beta = 0.1;
     index_t max_new_tokens = 16;
     rl::DefenceSettings defence = tuned();
-    double repnoise_lr = 1e-3;  // RepNoise offline, of 1e-3, 3e-4, 1e-4 (the defence demo's alpha and beta)
+    double repnoise_lr = 1e-4;  // RepNoise offline, of 1e-3, 3e-4, 1e-4 (alpha 0.5, beta 1: the defence demo's)
     index_t repnoise_steps = 100;
     index_t eval_every = 10;
     int show = 0;
@@ -219,16 +219,10 @@ int main(int argc, char** argv) {
                     });
                     const rl::Judgement after = rl::judge_policy(policy, start, w.data, judge, reward, options.judge_sampling, seed);
                     rec.defence = name;
-                    rec.harm_before = before.harm;
-                    rec.harm_after = after.harm;
-                    rec.cost_after = after.cost;
-                    rec.reward_after = after.reward;
-                    rec.kl_after = after.kl;
+                    rl::record_judgements(rec, before, after);
                     double answers = 0;
                     for (const auto& c : after.answers.completions) answers += (w.prefs.complies(c) ? 1.0 : 0.0) / double(after.answers.size());
                     rec.metrics["answer_rate_after"] = answers;
-                    rec.metrics["reward_before"] = before.reward;
-                    rec.metrics["cost_before"] = before.cost;
                     rec.metrics["capability_before"] = capability_aligned;
                     rec.metrics["capability_after"] = capability(policy, w, options.judge_sampling, seed);
                     rec.metrics["align_steps"] = double(w.align_steps);

@@ -53,7 +53,9 @@ BOOST_AUTO_TEST_CASE(files_and_fields) {
     r.records = {record("none", 0, 0.9, 2.0, 1.0), record("lag", 0, 0.05, 0.1, 1.0)};
     r.records[1].cost_threshold = 0.1;
     r.records[1].lambda = {1.0, 2.0};
-    const auto files = rl::write_rl_report(d.path, r, {.plots = false});
+    rl::RlReportOptions no_plots;
+    no_plots.plots = false;
+    const auto files = rl::write_rl_report(d.path, r, no_plots);
     for (const char* f : {"report.json", "records.csv", "training.csv", "summary.csv", "summary.txt"})
         BOOST_TEST(std::filesystem::exists(d.path / f), f);
     std::ifstream in(d.path / "report.json");

@@ -139,9 +139,21 @@ Judgement judge_policy(const nn::CausalLM<T, cpu>& model, const nn::CausalLM<T, 
     return j;
 }
 
+/// Puts the judgements before and after the attack into its record (harm before and after, the cost,
+/// reward and KL after; the reward and cost before as metrics reward_before and cost_before).
+inline void record_judgements(RlRecord& rec, const Judgement& before, const Judgement& after) {
+    rec.harm_before = before.harm;
+    rec.harm_after = after.harm;
+    rec.cost_after = after.cost;
+    rec.reward_after = after.reward;
+    rec.kl_after = after.kl;
+    rec.metrics["reward_before"] = before.reward;
+    rec.metrics["cost_before"] = before.cost;
+}
+
 /// Attacks `policy` (trained in place; `reference` is the model it started from) with "dpo" or "ppo"
 /// under `constraint`; returns the record's training part (trajectory, multiplier, threshold, seconds).
-/// The caller judges before and after (judge_policy) and fills in the rest.
+/// The caller judges before and after (judge_policy, record_judgements).
 template <FloatElement T, Constraint C, Scorer R, Scorer Co, eval::Judge J>
 RlRecord run_attack(nn::CausalLM<T, cpu>& policy, const nn::CausalLM<T, cpu>& reference, const std::string& attack, C& constraint,
                     const AttackData& d, R& reward, Co& cost, J& judge, const AttackOptions& o, std::uint64_t seed) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ward/autograd/loss.hpp"
+#include "ward/autograd/reduce.hpp"
 #include "ward/defence/batch.hpp"
 #include "ward/defence/term.hpp"
 #include "ward/nn/module.hpp"
