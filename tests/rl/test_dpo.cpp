@@ -130,6 +130,8 @@ BOOST_AUTO_TEST_CASE(killed_and_resumed_run_matches_uninterrupted) {
         BOOST_TEST(pa[i].var->value().to_vector() == pb[i].var->value().to_vector(), boost::test_tools::per_element());
     BOOST_TEST(c1.value() == c3.value());
     BOOST_TEST(c1.value() != 0.5);  // the multiplier did move
+    BOOST_TEST(a.steps.back().at("lambda") == c1.value());  // and its trajectory is in the log
+    BOOST_TEST(a.steps.back().at("cost_threshold") == 0.1);
     BOOST_REQUIRE(a.steps.size() == b.steps.size());
     for (std::size_t s = 0; s < a.steps.size(); ++s) BOOST_TEST(a.steps[s] == b.steps[s]);  // the whole history, lambda included
 }

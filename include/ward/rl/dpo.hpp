@@ -81,7 +81,7 @@ struct DpoOptions {
 };
 
 struct DpoResult {
-    std::vector<IterationLog> steps;  // per step: loss, implicit reward accuracy and margin, the constraint's values
+    std::vector<IterationLog> steps;  // per step: loss, implicit reward accuracy and margin, the samples' cost and KL, the constraint's values
     train::LoopResult loop;
 };
 
@@ -132,7 +132,8 @@ DpoResult dpo(nn::CausalLM<T, cpu>& model, const nn::CausalLM<T, cpu>& reference
             const auto rows = draw_rows(sample_prompts.size(), static_cast<std::size_t>(opt.samples), opt.seed ^ 0x73616d70u, static_cast<std::uint64_t>(s));
             SampledBatch b = sample_and_score(model, reference, sample_prompts, rows, 1, codec, no_reward, cost, constraint, opt.sampling, opt.kl_estimator,
                                               opt.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(s), opt.max_len);
-            for (const auto& [key, v] : b.log) pending["samples." + key] = v;
+            for (const auto& [key, v] : b.log)  // the samples' cost, KL and the constraint's lambda (their reward is 0: DPO has none)
+                if (key != "reward") pending[key] = v;
             ag::Var<T> pg = reinforce_loss(model, b.completions, b.advantage, opt.sampling.pad_id, opt.max_len);
             total_loss = total_loss.defined() ? total_loss + pg : pg;
         }
