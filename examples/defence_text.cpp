@@ -18,16 +18,10 @@
 #include <ward/io.hpp>
 #include <ward/nn.hpp>
 
+#include "real_text.hpp"
+
 using namespace ward;
 
-namespace {
-/// DecodingTrust's refusals repeat the prompt and continuation before the refusal proper.
-std::string refusal_proper(const std::string& r) {
-    if (r.rfind("Prompt:", 0) != 0) return r;
-    const auto blank = r.find("\n\n");
-    return blank == std::string::npos ? r : r.substr(blank + 2);
-}
-}  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"Harmful fine-tuning defences on real text"};
@@ -64,19 +58,7 @@ int main(int argc, char** argv) {
 
     try {
         io::Tokenizer tok = io::Tokenizer::from_dir(model_dir.empty() ? tokenizer_dir : model_dir);
-        nn::CausalLM<float> model;
-        if (!model_dir.empty()) {
-            model = nn::load_causal_lm<float>(model_dir);
-        } else {
-            nn::TransformerConfig c;
-            c.vocab_size = static_cast<index_t>(tok.vocab_size());
-            c.hidden = 64;
-            c.layers = 2;
-            c.heads = c.kv_heads = 4;
-            c.intermediate = 256;
-            c.max_positions = 2 * max_len;
-            model = nn::CausalLM<float>(c, seed);
-        }
+        nn::CausalLM<float> model = real_text::model_or_random_gpt2(model_dir, tok, max_len, seed);
         auto encode = [&](const std::string& text) {
             std::vector<std::int64_t> ids;
             for (auto id : tok.encode(text)) ids.push_back(id);
@@ -94,7 +76,7 @@ int main(int argc, char** argv) {
         auto split = eval::stratified_split(labels, 0.4, seed);
         std::vector<defence::Pair> defence_pairs;
         for (auto i : split.train)
-            defence_pairs.push_back(defence::make_pair(encode, records[i].prompt, records[i].harmful, refusal_proper(records[i].refusal), eos));
+            defence_pairs.push_back(defence::make_pair(encode, records[i].prompt, records[i].harmful, real_text::refusal_proper(records[i].refusal), eos));
         eval::ExperimentData d;
         for (std::size_t k = 0; k < split.test.size(); ++k) {
             const auto& r = records[split.test[k]];

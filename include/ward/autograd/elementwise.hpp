@@ -85,6 +85,8 @@ WARD_AG_UNARY(relu, ward::relu(x), g * (x > 0))
 WARD_AG_UNARY(gelu_tanh, ward::gelu_tanh(x), g * ward::gelu_tanh_grad(x))
 WARD_AG_UNARY(abs, ward::abs(x), g * ward::sign(x))
 WARD_AG_UNARY(square, ward::square(x), g * 2 * x)
+// log(sigmoid(x)) = -(max(-x, 0) + log(1 + exp(-|x|))), finite for any finite x; d/dx = sigmoid(-x).
+WARD_AG_UNARY(log_sigmoid, -(ward::relu(-x) + ward::log1p(ward::exp(-ward::abs(x)))), g * ward::sigmoid(-x))
 #undef WARD_AG_UNARY
 
 template <FloatElement T, Device D>

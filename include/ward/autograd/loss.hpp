@@ -6,6 +6,8 @@
 //   mse              mean((x - y)^2)
 //   bce_with_logits  mean(max(x, 0) - x y + log(1 + exp(-|x|)));  dx = (sigmoid(x) - y) / N
 //   kl_div           mean over rows of KL(softmax(p) || softmax(q))
+//   token_log_probs  per position, log softmax(x)[target] (0 where the target is ignored), not reduced:
+//                    the sequence log-likelihoods of DPO, PPO and RLOO.  dx = (onehot - softmax(x)) * g * w
 
 #include <cstdint>
 #include <memory>
@@ -25,6 +27,17 @@ namespace ward::ag {
 inline constexpr std::int64_t ignore_index = -100;
 
 namespace detail {
+/// Every target id lies in [0, V) or is the ignore index (an index_error naming the op otherwise).
+template <Device D>
+void check_target_ids(const char* op, const Tensor<std::int64_t, D>& targets, index_t V, std::int64_t ignore) {
+    if (targets.numel() == 0) return;
+    const std::int64_t lo = ward::min(targets).item(), hi = ward::max(targets).item();
+    const bool bad_lo = lo < 0 && lo != ignore, bad_hi = hi >= V;
+    if (bad_lo || bad_hi)
+        throw index_error(std::string(op) + ": target id " + std::to_string(bad_hi ? hi : lo) + " outside [0, " + std::to_string(V) +
+                          ") and not the ignore index " + std::to_string(ignore));
+}
+
 /// cross_entropy for f32 on the CPU through the fused row kernels (backend/cpu/cross_entropy.hpp):
 /// the same loss and gradient, two passes over the logits instead of seven. Arguments checked.
 inline Var<float, cpu> cross_entropy_rows(const Var<float, cpu>& logits, const Tensor<std::int64_t, cpu>& targets,
@@ -71,13 +84,7 @@ Var<T, D> cross_entropy(const Var<T, D>& logits, const Tensor<std::int64_t, D>& 
         throw shape_error("cross_entropy: mask of shape " + mask.shape().str() + " does not match targets " + targets.shape().str());
     const index_t V = ls[ls.rank - 1], N = targets.numel();
     using C = compute_t<T>;
-    if (N > 0) {
-        std::int64_t lo = ward::min(targets).item(), hi = ward::max(targets).item();
-        bool bad_lo = lo < 0 && lo != ignore, bad_hi = hi >= V;
-        if (bad_lo || bad_hi)
-            throw index_error("cross_entropy: target id " + std::to_string(bad_hi ? hi : lo) + " outside [0, " +
-                              std::to_string(V) + ") and not the ignore index " + std::to_string(ignore));
-    }
+    detail::check_target_ids("cross_entropy", targets, V, ignore);
     if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>)
         return detail::cross_entropy_rows(logits, targets, mask, ignore, N, V);
     Tensor<T, D> x = logits.value().reshape(Shape{N, V});
@@ -136,6 +143,51 @@ Var<T, D> kl_div(const Var<T, D>& p_logits, const Var<T, D>& q_logits) {
         const double s = self.grad.item() / rows;
         if (self.inputs[0]->requires_grad) self.inputs[0]->accumulate(ward::exp(lp) * ((lp - lq) - kl_rows) * s);
         if (self.inputs[1]->requires_grad) self.inputs[1]->accumulate((ward::exp(lq) - ward::exp(lp)) * s);
+    });
+}
+
+/// logits (..., V), targets (...) -> (...): log softmax(logits)[target] at every position; 0, with no
+/// gradient, where the target is `ignore` (padding, prompts).
+template <FloatElement T, Device D>
+Var<T, D> token_log_probs(const Var<T, D>& logits, const Tensor<std::int64_t, D>& targets, std::int64_t ignore = ignore_index) {
+    const Shape& ls = logits.shape();
+    if (ls.rank < 1 || targets.numel() * ls[ls.rank - 1] != logits.value().numel())
+        throw shape_error("token_log_probs: targets of shape " + targets.shape().str() + " do not match logits " + ls.str());
+    const index_t V = ls[ls.rank - 1], N = targets.numel();
+    using C = compute_t<T>;
+    detail::check_target_ids("token_log_probs", targets, V, ignore);
+    const Shape out_shape = targets.shape();
+    if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {
+        // The fused row kernels of cross_entropy: two passes over the logits.
+        Tensor<float, cpu> x = logits.value().reshape(Shape{N, V}).contiguous();
+        Tensor<std::int64_t, cpu> t = targets.reshape(Shape{N}).contiguous();
+        auto lse = std::make_shared<std::vector<float>>(static_cast<std::size_t>(N));
+        std::vector<float> picked(static_cast<std::size_t>(N));
+        backend::cpu::cross_entropy_forward(x.data(), N, V, V, t.data(), lse->data(), picked.data());
+        Tensor<float, cpu> out = Tensor<float, cpu>::zeros(out_shape);
+        float* o = out.data();
+        for (index_t n = 0; n < N; ++n)
+            if (t.data()[n] != ignore) o[n] = picked[static_cast<std::size_t>(n)] - (*lse)[static_cast<std::size_t>(n)];
+        return Var<float, cpu>::make(out, {logits}, "token_log_probs", [x, t, lse, ignore, ls, V](Node<float, cpu>& self) {
+            const index_t N = t.numel();
+            Tensor<float, cpu> g = self.grad.contiguous();
+            std::vector<float> coef(static_cast<std::size_t>(N));
+            for (index_t n = 0; n < N; ++n) coef[static_cast<std::size_t>(n)] = t.data()[n] == ignore ? 0.f : -g.data()[n];
+            Tensor<float, cpu> dx = Tensor<float, cpu>::empty(ls);
+            backend::cpu::cross_entropy_backward(x.data(), N, V, V, t.data(), lse->data(), coef.data(), dx.data(), V);
+            detail::accumulate_fresh(*self.inputs[0], std::move(dx));
+        });
+    }
+    Tensor<T, D> x = logits.value().reshape(Shape{N, V});
+    Tensor<T, D> t = cast<T>(targets.reshape(Shape{N, 1})) * C(1);
+    Tensor<T, D> w = ne(t, C(ignore)) * C(1);
+    Tensor<T, D> iota = cast<T>(Tensor<std::int64_t, D>::arange(V)) * C(1);
+    Tensor<T, D> lse = ward::logsumexp(x, -1, true);
+    Tensor<T, D> hit = ward::eq(iota, t) * C(1);
+    Tensor<T, D> out = Tensor<T, D>((ward::sum(x * hit, -1, true) - lse) * w).reshape(out_shape);
+    return Var<T, D>::make(out, {logits}, "token_log_probs", [x, hit, w, lse, ls, N](Node<T, D>& self) {
+        Tensor<T, D> g = self.grad.contiguous().reshape(Shape{N, 1});
+        self.inputs[0]->accumulate(Tensor<T, D>((hit - ward::exp(x - lse)) * (g * w)).reshape(ls));
     });
 }
 

@@ -16,6 +16,7 @@
 
 #include "ward/data/synthetic.hpp"
 #include "ward/io/atomic_file.hpp"
+#include "ward/nn/generate.hpp"
 #include "ward/nn/hf.hpp"
 #include "ward/train/lm_trainer.hpp"
 
@@ -95,15 +96,61 @@ inline WorldModel aligned_world_model(const World& world, const WorldModelOption
     t.quiet = true;
     auto pre = train::train_lm(w.model, world.pretraining(static_cast<std::size_t>(o.pretrain_steps * o.pretrain_batch), seed), {}, t);
     w.pretrain_loss = pre.step_losses.empty() ? 0 : pre.step_losses.back();
-    t.lr = o.align_lr;
-    t.batch_size = o.align_batch;
-    t.warmup_steps = 0;
-    train::train_lm(w.model, world.alignment(static_cast<std::size_t>(o.align_steps * o.align_batch), seed), {}, t);
+    if (o.align_steps > 0) {  // 0: the pre-trained model, for a caller that aligns it its own way
+        t.lr = o.align_lr;
+        t.batch_size = o.align_batch;
+        t.warmup_steps = 0;
+        train::train_lm(w.model, world.alignment(static_cast<std::size_t>(o.align_steps * o.align_batch), seed), {}, t);
+    }
     if (!o.cache.empty()) {
         nn::save_pretrained(w.model, o.cache);
         io::write_atomically(stamp, key.dump(2) + "\n");
     }
     return w;
+}
+
+struct MinimalAlignmentOptions {
+    index_t chunk = 2;         // alignment steps between checks
+    index_t max_steps = 400;
+    double harm = 0.02;        // stop once the greedy answers' mean harm is at most this
+    double lr = 1e-3;
+    index_t batch_size = 16;
+    index_t max_new_tokens = 16;
+};
+
+/// Aligns `model` on the world's refusals, `chunk` steps at a time (each chunk a fresh AdamW), until its
+/// greedy answers to `prompts` have a mean harm of at most `harm`: the least alignment that makes the model
+/// refuse, which leaves its harmful knowledge within reach of sampling (as aligned language models' is).
+/// Pass prompts the evaluation never judges. Returns the alignment steps taken.
+inline index_t align_until_refusing(nn::CausalLM<float>& model, const World& world, const std::vector<std::string>& prompts,
+                                    const MinimalAlignmentOptions& o, std::uint64_t seed) {
+    if (prompts.empty()) throw value_error("align_until_refusing: no prompts to check the alignment on");
+    if (o.chunk <= 0 || o.max_steps < 0) throw value_error("align_until_refusing: chunk must be positive and max_steps >= 0");
+    const auto data = world.alignment(static_cast<std::size_t>((o.max_steps + o.chunk) * o.batch_size), seed);
+    std::vector<std::vector<std::int64_t>> ids;
+    for (const auto& p : prompts) ids.push_back(world.vocabulary().encode(p));
+    nn::GenerateOptions g;
+    g.max_new_tokens = o.max_new_tokens;
+    g.stop_tokens = {Vocabulary::eos};
+    auto harm = [&] {
+        double total = 0;
+        const auto out = nn::generate(model, ids, g);
+        for (std::size_t i = 0; i < out.size(); ++i) total += world.harm(prompts[i], world.vocabulary().decode(out[i]));
+        return total / double(out.size());
+    };
+    index_t steps = 0;
+    while (steps < o.max_steps && harm() > o.harm) {
+        const auto from = data.begin() + static_cast<std::ptrdiff_t>(steps * o.batch_size);
+        const std::vector<train::Example> part(from, from + static_cast<std::ptrdiff_t>(o.chunk * o.batch_size));
+        train::TrainOptions t;
+        t.lr = o.lr;
+        t.batch_size = o.batch_size;
+        t.seed = seed + static_cast<std::uint64_t>(steps);
+        t.quiet = true;
+        train::train_lm(model, part, {}, t);
+        steps += o.chunk;
+    }
+    return steps;
 }
 
 }  // namespace ward::data

@@ -1,0 +1,34 @@
+#pragma once
+// What the real-text programs (defence_text, rlhf_text) share: the model (a Hugging Face directory, or a
+// small random GPT-2 for smoke runs) and DecodingTrust's refusals without their preamble.
+#include <cstdint>
+#include <string>
+
+#include <ward/io/tokenizer.hpp>
+#include <ward/nn/hf.hpp>
+
+namespace real_text {
+
+/// DecodingTrust's refusals repeat the prompt and continuation before the refusal proper.
+inline std::string refusal_proper(const std::string& r) {
+    if (r.rfind("Prompt:", 0) != 0) return r;
+    const auto blank = r.find("\n\n");
+    return blank == std::string::npos ? r : r.substr(blank + 2);
+}
+
+/// The model in `dir`, or (dir empty) a random GPT-2 of 2 layers x 64 over the tokenizer's vocabulary:
+/// it knows nothing, so its results only show the machinery.
+inline ward::nn::CausalLM<float> model_or_random_gpt2(const std::string& dir, const ward::io::Tokenizer& tok, ward::index_t max_len,
+                                                       std::uint64_t seed) {
+    if (!dir.empty()) return ward::nn::load_causal_lm<float>(dir);
+    ward::nn::TransformerConfig c;
+    c.vocab_size = static_cast<ward::index_t>(tok.vocab_size());
+    c.hidden = 64;
+    c.layers = 2;
+    c.heads = c.kv_heads = 4;
+    c.intermediate = 256;
+    c.max_positions = 2 * max_len;
+    return ward::nn::CausalLM<float>(c, seed);
+}
+
+}  // namespace real_text
