@@ -17,6 +17,8 @@
 #include <ward/eval/split.hpp>
 #include <ward/io/tokenizer.hpp>
 
+#include "error_message.hpp"
+
 using namespace ward;
 namespace fs = std::filesystem;
 
@@ -153,6 +155,28 @@ BOOST_AUTO_TEST_CASE(empty_text_scores_the_bias) {
     auto s = j.score({"", ""}, {"", "!!"});  // no words: both pool to zero
     BOOST_TEST(s[0] == 0.5);
     BOOST_TEST(s[1] == 0.5);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_decodingtrust_rows_are_parse_errors_naming_file_and_line) {
+    const fs::path file = fs::temp_directory_path() / "ward_decodingtrust_malformed.jsonl";
+    const std::string good = R"({"type": "toxic", "prompt": {"text": "p"}, "continuation": {"text": "c", "toxicity": 0.9}})";
+    auto failure = [&](const std::string& second_row) {
+        std::ofstream(file) << good << "\n" << second_row << "\n";
+        return ward::testing::message_of<ward::parse_error>([&] { eval::read_decodingtrust_toxicity(file); });
+    };
+    const std::string at = file.string() + ":2: ";
+    std::string msg = failure("5");  // a row that is not an object
+    BOOST_TEST(msg.find(at + "no string field 'prompt.text'") != std::string::npos, msg);
+    msg = failure(R"({"type": 3, "prompt": {"text": "p"}, "continuation": {"text": "c", "toxicity": 0.1}})");
+    BOOST_TEST(msg.find(at + "field 'type' must be a string, got 3") != std::string::npos, msg);
+    msg = failure(R"({"prompt": {"text": "p"}, "continuation": {"text": "c", "toxicity": "high"}})");
+    BOOST_TEST(msg.find(at + "'continuation.toxicity' is not a number") != std::string::npos, msg);
+    std::ofstream(file) << good << "\n";
+    const auto rows = eval::read_decodingtrust_toxicity(file);
+    BOOST_TEST_REQUIRE(rows.size() == 1u);
+    BOOST_TEST(rows[0].label == 1);
+    BOOST_TEST(rows[0].kind == "toxic");
+    fs::remove(file);
 }
 
 BOOST_AUTO_TEST_CASE(decodingtrust_toxicity_with_gpt2_tokens) {
