@@ -194,6 +194,12 @@ BOOST_AUTO_TEST_CASE(config_sizes_are_checked_before_they_are_used) {
     msg = load_failure<parse_error>(dir.path, with("num_key_value_heads", 3));
     BOOST_TEST(mentions(msg, config), msg);
     BOOST_TEST(mentions(msg, "do not divide"), msg);
+    // RoPE rotates pairs of dimensions: an odd head size loads no model that can run.
+    nlohmann::json odd = good;
+    odd["hidden_size"] = 36;
+    odd["head_dim"] = 9;
+    msg = load_failure<parse_error>(dir.path, odd);
+    BOOST_TEST(mentions(msg, config + ": transformer config: rotary embeddings need an even head size"), msg);
     // GPT-2's default n_inner, 4 * n_embd, must not overflow.
     nlohmann::json gpt2 = read_json(fixtures / "gpt2" / "config.json");
     gpt2["n_embd"] = std::int64_t(1) << 62;

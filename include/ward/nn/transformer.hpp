@@ -48,6 +48,10 @@ struct TransformerConfig {
         if (hidden % heads != 0 || heads % kv_heads != 0)
             throw value_error("transformer config: hidden " + std::to_string(hidden) + " / heads " + std::to_string(heads) +
                               " / kv_heads " + std::to_string(kv_heads) + " do not divide");
+        if (family == Family::llama && (hidden / heads) % 2 != 0)
+            throw value_error("transformer config: rotary embeddings need an even head size, got hidden " +
+                              std::to_string(hidden) + " / heads " + std::to_string(heads) + " = " +
+                              std::to_string(hidden / heads));
         if (max_positions < 0)
             throw value_error("transformer config: max_positions must not be negative, got " + std::to_string(max_positions));
     }
