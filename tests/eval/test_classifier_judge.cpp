@@ -150,6 +150,32 @@ BOOST_AUTO_TEST_CASE(same_seed_same_classifier_and_save_load) {
     BOOST_CHECK_THROW(eval::ClassifierJudge(eval::word_ids, {.ngram = 3}), ward::value_error);
 }
 
+BOOST_AUTO_TEST_CASE(saved_settings_are_checked_against_the_weights_before_allocation) {
+    const fs::path dir = fs::temp_directory_path() / "ward_test_classifier_judge_settings";
+    fs::remove_all(dir);
+    eval::ClassifierJudge(eval::word_ids, {.buckets = 64, .dim = 2, .epochs = 0}).save(dir);
+    std::ifstream in(dir / "classifier.json");
+    const nlohmann::json good = nlohmann::json::parse(in);
+    auto load_with = [&](const char* key, const nlohmann::json& value) {
+        nlohmann::json j = good;
+        j[key] = value;
+        std::ofstream(dir / "classifier.json") << j.dump();
+        return [&dir] { (void)eval::ClassifierJudge::load(dir, eval::word_ids); };
+    };
+    // 2^40 buckets would be terabytes of embedding: the weights' header refuses them first.
+    std::string msg = ward::testing::message_of<ward::shape_error>(load_with("buckets", std::int64_t(1) << 40));
+    BOOST_TEST(msg.find((dir / "classifier.safetensors").string() + ": tensor 'embedding' has shape (64, 2) but " +
+                        (dir / "classifier.json").string() + " implies (1099511627776, 2)") != std::string::npos, msg);
+    msg = ward::testing::message_of<ward::shape_error>(load_with("dim", 3));
+    BOOST_TEST(msg.find("'embedding' has shape (64, 2)") != std::string::npos, msg);
+    // Settings no classifier can have name the settings file.
+    msg = ward::testing::message_of<ward::value_error>(load_with("buckets", 0));
+    BOOST_TEST(msg.find((dir / "classifier.json").string() + ": ClassifierJudge: buckets and dim must be positive") == 0u, msg);
+    std::ofstream(dir / "classifier.json") << good.dump();
+    BOOST_TEST(eval::ClassifierJudge::load(dir, eval::word_ids).options().buckets == 64);
+    fs::remove_all(dir);
+}
+
 BOOST_AUTO_TEST_CASE(empty_text_scores_the_bias) {
     eval::ClassifierJudge j(eval::word_ids, {.buckets = 64, .dim = 2, .epochs = 1});
     auto s = j.score({"", ""}, {"", "!!"});  // no words: both pool to zero
