@@ -219,12 +219,18 @@ BOOST_AUTO_TEST_CASE(config_sizes_are_checked_before_they_are_used) {
         {with("model_type", 7), "field 'model_type' must be a string, got 7"},
         {with("rope_parameters", {{"rope_type", 1}}), "field 'rope_parameters.rope_type' must be a string, got 1"},
         {with("rope_scaling", {{"type", false}}), "field 'rope_scaling.type' must be a string, got false"},
+        {with("eos_token_id", -2), "field 'eos_token_id' = -2 is not a token id"},
+        {with("bos_token_id", std::uint64_t(1) << 63), "field 'bos_token_id' = 9223372036854775808 is out of range"},
         {nlohmann::json::array({1, 2}), "the top level is not a JSON object"},
     };
     for (const auto& [j, says] : wrong) {
         msg = load_failure<parse_error>(dir.path, j);
         BOOST_TEST(mentions(msg, config + ": " + says), msg);
     }
+    // Several eos ids (Llama 3) or none: the config names no single one.
+    io::write_atomically(dir.path / "config.json", with("eos_token_id", nlohmann::json::array({5, 7})).dump());
+    BOOST_TEST(nn::config_from_hf(dir.path / "config.json").eos_id == -1);
+    BOOST_TEST(nn::config_from_hf(dir.path / "config.json").bos_id == 1);
 }
 
 BOOST_AUTO_TEST_CASE(config_sizes_are_checked_against_the_weights_before_the_model_is_allocated) {

@@ -109,8 +109,13 @@ inline TransformerConfig config_from_hf(const std::filesystem::path& file) {
     } else {
         throw parse_error(file.string() + ": model_type '" + type + "' is not supported (gpt2, llama, qwen2, mistral)");
     }
-    if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer()) c.bos_id = j["bos_token_id"].get<std::int64_t>();
-    if (j.contains("eos_token_id") && j["eos_token_id"].is_number_integer()) c.eos_id = j["eos_token_id"].get<std::int64_t>();
+    // Special token ids: null or a list (Llama 3 lists several eos ids) leaves the id unset (-1).
+    for (const auto& [key, slot] : {std::pair{"bos_token_id", &c.bos_id}, std::pair{"eos_token_id", &c.eos_id}}) {
+        if (!j.contains(key) || !j[key].is_number_integer()) continue;
+        const auto id = io::json_as<std::int64_t>(j[key], file.string() + ": field '" + key + "'");
+        if (id < 0) throw parse_error(file.string() + ": field '" + key + "' = " + std::to_string(id) + " is not a token id");
+        *slot = id;
+    }
     try {
         c.validate();
     } catch (const value_error& e) {
