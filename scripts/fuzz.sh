@@ -42,7 +42,7 @@ cmake --build "$build" -j "$jobs" --target "${targets[@]/#/fuzz_}"
 # Inputs larger than the seeds need are slower and rarely reach more.
 max_len() {
   case "$1" in
-    hf_sharded|tokenizer_json) echo 32768 ;;
+    hf_sharded) echo 32768 ;;
     hf_model|gpt2_bpe|epoch) echo 16384 ;;
     hf_config) echo 4096 ;;
     *) echo 8192 ;;
