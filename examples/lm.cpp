@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <sstream>
 
@@ -81,5 +82,8 @@ int main(int argc, char** argv) {
     } catch (const ward::error& e) {
         std::fprintf(stderr, "lm: %s\n", e.what());
         return 1;
+    } catch (const std::exception& e) {  // the file system or memory: still one line, not an abort
+        std::fprintf(stderr, "lm: unexpected error: %s\n", e.what());
+        return 2;
     }
 }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 
 #include <ward/ward.hpp>
 
@@ -97,5 +98,8 @@ int main(int argc, char** argv) {
     } catch (const ward::error& err) {
         std::fprintf(stderr, "quickstart: %s\n", err.what());
         return 1;
+    } catch (const std::exception& err) {
+        std::fprintf(stderr, "quickstart: unexpected error: %s\n", err.what());
+        return 2;
     }
 }

@@ -17,6 +17,8 @@
 #include <ward/eval/split.hpp>
 #include <ward/io/tokenizer.hpp>
 
+#include "error_message.hpp"
+
 using namespace ward;
 namespace fs = std::filesystem;
 
@@ -148,11 +150,59 @@ BOOST_AUTO_TEST_CASE(same_seed_same_classifier_and_save_load) {
     BOOST_CHECK_THROW(eval::ClassifierJudge(eval::word_ids, {.ngram = 3}), ward::value_error);
 }
 
+BOOST_AUTO_TEST_CASE(saved_settings_are_checked_against_the_weights_before_allocation) {
+    const fs::path dir = fs::temp_directory_path() / "ward_test_classifier_judge_settings";
+    fs::remove_all(dir);
+    eval::ClassifierJudge(eval::word_ids, {.buckets = 64, .dim = 2, .epochs = 0}).save(dir);
+    std::ifstream in(dir / "classifier.json");
+    const nlohmann::json good = nlohmann::json::parse(in);
+    auto load_with = [&](const char* key, const nlohmann::json& value) {
+        nlohmann::json j = good;
+        j[key] = value;
+        std::ofstream(dir / "classifier.json") << j.dump();
+        return [&dir] { (void)eval::ClassifierJudge::load(dir, eval::word_ids); };
+    };
+    // 2^40 buckets would be terabytes of embedding: the weights' header refuses them first.
+    std::string msg = ward::testing::message_of<ward::shape_error>(load_with("buckets", std::int64_t(1) << 40));
+    BOOST_TEST(msg.find((dir / "classifier.safetensors").string() + ": tensor 'embedding' has shape (64, 2) but " +
+                        (dir / "classifier.json").string() + " implies (1099511627776, 2)") != std::string::npos, msg);
+    msg = ward::testing::message_of<ward::shape_error>(load_with("dim", 3));
+    BOOST_TEST(msg.find("'embedding' has shape (64, 2)") != std::string::npos, msg);
+    // Settings no classifier can have name the settings file.
+    msg = ward::testing::message_of<ward::value_error>(load_with("buckets", 0));
+    BOOST_TEST(msg.find((dir / "classifier.json").string() + ": ClassifierJudge: buckets and dim must be positive") == 0u, msg);
+    std::ofstream(dir / "classifier.json") << good.dump();
+    BOOST_TEST(eval::ClassifierJudge::load(dir, eval::word_ids).options().buckets == 64);
+    fs::remove_all(dir);
+}
+
 BOOST_AUTO_TEST_CASE(empty_text_scores_the_bias) {
     eval::ClassifierJudge j(eval::word_ids, {.buckets = 64, .dim = 2, .epochs = 1});
     auto s = j.score({"", ""}, {"", "!!"});  // no words: both pool to zero
     BOOST_TEST(s[0] == 0.5);
     BOOST_TEST(s[1] == 0.5);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_decodingtrust_rows_are_parse_errors_naming_file_and_line) {
+    const fs::path file = fs::temp_directory_path() / "ward_decodingtrust_malformed.jsonl";
+    const std::string good = R"({"type": "toxic", "prompt": {"text": "p"}, "continuation": {"text": "c", "toxicity": 0.9}})";
+    auto failure = [&](const std::string& second_row) {
+        std::ofstream(file) << good << "\n" << second_row << "\n";
+        return ward::testing::message_of<ward::parse_error>([&] { eval::read_decodingtrust_toxicity(file); });
+    };
+    const std::string at = file.string() + ":2: ";
+    std::string msg = failure("5");  // a row that is not an object
+    BOOST_TEST(msg.find(at + "no string field 'prompt.text'") != std::string::npos, msg);
+    msg = failure(R"({"type": 3, "prompt": {"text": "p"}, "continuation": {"text": "c", "toxicity": 0.1}})");
+    BOOST_TEST(msg.find(at + "field 'type' must be a string, got 3") != std::string::npos, msg);
+    msg = failure(R"({"prompt": {"text": "p"}, "continuation": {"text": "c", "toxicity": "high"}})");
+    BOOST_TEST(msg.find(at + "'continuation.toxicity' is not a number") != std::string::npos, msg);
+    std::ofstream(file) << good << "\n";
+    const auto rows = eval::read_decodingtrust_toxicity(file);
+    BOOST_TEST_REQUIRE(rows.size() == 1u);
+    BOOST_TEST(rows[0].label == 1);
+    BOOST_TEST(rows[0].kind == "toxic");
+    fs::remove(file);
 }
 
 BOOST_AUTO_TEST_CASE(decodingtrust_toxicity_with_gpt2_tokens) {

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <bit>
 #include <cmath>
@@ -326,6 +327,39 @@ BOOST_AUTO_TEST_CASE(malformed_files_are_parse_errors_naming_file_and_tensor) {
     // A file that is not there, or a directory, is an io_error (not a parse_error).
     BOOST_CHECK_THROW(SafetensorsFile(dir.path / "absent.safetensors"), io_error);
     BOOST_CHECK_THROW(SafetensorsFile(dir.path), io_error);
+}
+
+BOOST_AUTO_TEST_CASE(shapes_whose_extents_overflow_are_too_large_even_with_an_empty_extent) {
+    TempDir dir;
+    // 2^40 * 2^40 elements overflow, whatever the 0 makes of the product: (0, 2^40, 2^40) has strides
+    // (2^80, 2^40, 1), and ward's tensors could not describe it.
+    for (const char* shape : {"[1099511627776,1099511627776,0]", "[0,1099511627776,1099511627776]"})
+        BOOST_TEST(contains(parse_failure(dir, raw_file(std::string(R"({"t":{"dtype":"F32","shape":)") + shape +
+                                                            R"(,"data_offsets":[0,0]}})", "")),
+                            "'t': shape " + std::string(shape) + " is too large"));
+    // ... but large empty tensors that fit are read.
+    write_bytes(dir.path / "empty.safetensors",
+                raw_file(R"({"t":{"dtype":"F32","shape":[0,1099511627776],"data_offsets":[0,0]}})", ""));
+    SafetensorsFile f(dir.path / "empty.safetensors");
+    auto t = f.get<float>("t");
+    BOOST_TEST(t.numel() == 0);
+    BOOST_TEST(t.shape() == (Shape{0, index_t(1) << 40}));
+}
+
+BOOST_AUTO_TEST_CASE(pipes_and_devices_are_refused_without_reading_them) {
+    TempDir dir;
+    // A FIFO with no writer would block the open and the read for ever; /dev/zero would never end.
+    const fs::path fifo = dir.path / "fifo.safetensors";
+    BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    for (const fs::path& p : {fifo, fs::path("/dev/zero")}) {
+        try {
+            SafetensorsFile f(p);
+            BOOST_ERROR("no error for " << p);
+        } catch (const io_error& e) {
+            BOOST_TEST(contains(e.what(), p.string()), e.what());
+            BOOST_TEST(contains(e.what(), "not a regular file"), e.what());
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(header_with_spaces_and_unpadded_length_is_accepted) {

@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "error_message.hpp"
+
 namespace fs = std::filesystem;
 using ward::io::Tokenizer;
 using Ids = std::vector<std::int32_t>;
@@ -346,7 +348,8 @@ BOOST_AUTO_TEST_CASE(malformed_files_throw_parse_error_naming_the_file) {
     names(failure_with([](auto& j) { j["model"]["vocab"]["x"] = "seven"; }), "seven");
     names(failure_with([](auto& j) { j["added_tokens"][0].erase("id"); }), "added token");
     names(failure_with([](auto& j) { j["added_tokens"][0]["id"] = 3000000000LL; }), "added token");
-    names(failure_with([](auto& j) { j["added_tokens"][0]["special"] = "yes"; }), "boolean");
+    names(failure_with([](auto& j) { j["added_tokens"][0]["special"] = "yes"; }),
+          "field 'added_tokens[0].special' must be true or false, got \"yes\"");
     names(failure_with([](auto& j) { j["model"]["vocab"]["x"] = 1LL << 40; }), "not a token id");
     names(failure_with([](auto& j) { j["model"]["vocab"]["Ġt"] = 0; }), "id 0");  // two tokens share id 0
     names(failure_with([](auto& j) { j["pre_tokenizer"] = {{"type", "Whitespace"}}; }), "Whitespace");
@@ -365,6 +368,45 @@ BOOST_AUTO_TEST_CASE(malformed_files_throw_parse_error_naming_the_file) {
     write_text(dir.path / "encoder.json", R"({"a": 0, "b": )");
     const std::string bad_json = parse_failure([&] { (void)Tokenizer::from_gpt2_files(dir.path / "encoder.json", dir.path / "vocab.bpe"); });
     BOOST_TEST(bad_json.find((dir.path / "encoder.json").string()) != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(fields_of_the_wrong_type_are_parse_errors_naming_file_and_field) {
+    // from_hf_config takes parsed JSON, so nothing around it turns nlohmann's type_error into a
+    // ward::error: each field must be checked where it is read.
+    struct Case {
+        std::function<void(nlohmann::json&)> edit;
+        std::string says;
+    };
+    const std::vector<Case> cases = {
+        {[](auto& j) { j["model"]["byte_fallback"] = "no"; }, "field 'model.byte_fallback' must be true or false, got \"no\""},
+        {[](auto& j) { j["model"]["ignore_merges"] = 1; }, "field 'model.ignore_merges' must be true or false, got 1"},
+        {[](auto& j) { j["decoder"] = {{"type", 7}}; }, "field 'decoder.type' must be a string, got 7"},
+        {[](auto& j) { j["normalizer"] = {{"type", nlohmann::json::array()}}; }, "field 'normalizer.type' must be a string, got []"},
+        {[](auto& j) { j["added_tokens"][0]["rstrip"] = nlohmann::json::object(); }, "field 'added_tokens[0].rstrip' must be true or false"},
+        {[](auto& j) { j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", 3}}; },
+         "field 'pre_tokenizer.behavior' must be a string, got 3"},
+    };
+    for (const auto& c : cases) {
+        nlohmann::json j = tiny_json();
+        c.edit(j);
+        const std::string msg = ward::testing::message_of<ward::parse_error>([&] { (void)Tokenizer::from_hf_config(j, "tok.json"); });
+        BOOST_TEST(msg.find("tok.json: ") == 0u, msg);
+        BOOST_TEST(msg.find(c.says) != std::string::npos, msg);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(split_on_a_literal_string_takes_it_verbatim) {
+    // {"String": ...} patterns are literal text (PCRE2_LITERAL), so "." is a dot, not any character.
+    auto pieces = [](const std::string& behavior, const std::string& text) {
+        const nlohmann::json config = {{"type", "Split"}, {"pattern", {{"String", "."}}}, {"behavior", behavior}};
+        std::vector<std::string> out;
+        ward::io::PreTokenizer::from_json(config, "tok.json").split(text, out);
+        return out;
+    };
+    BOOST_TEST(pieces("Isolated", "a.b..c") == (std::vector<std::string>{"a", ".", "b", ".", ".", "c"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(pieces("Removed", "a.b..c") == (std::vector<std::string>{"a", "b", "c"}), boost::test_tools::per_element());
+    BOOST_TEST(pieces("Isolated", "abc") == (std::vector<std::string>{"abc"}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(from_dir_reads_the_config_and_both_layouts) {

@@ -132,6 +132,14 @@ BOOST_AUTO_TEST_CASE(bad_csvs_give_clear_errors) {
     BOOST_CHECK_THROW(read_long_csv("/nonexistent/scores.csv"), ward::io_error);
 }
 
+BOOST_AUTO_TEST_CASE(a_benchmark_column_without_a_name_is_a_parse_error) {
+    // Its name would become the benchmark's: the file is at fault, and the message says where.
+    const auto p = temp_file("unnamed.csv", "Model,MMLU,\na,0.5,0.25\n");
+    WideCsvOptions o;
+    o.benchmark_columns = {"MMLU", ""};
+    expect_parse_error([&] { read_wide_csv(p, o); }, {"unnamed.csv:1:3", "a benchmark column without a name"});
+}
+
 BOOST_AUTO_TEST_CASE(wide_csv_and_filters) {
     const auto p = temp_file("wide.csv",
                              "Model,Family,FLOPs,MMLU,GSM8K\n"

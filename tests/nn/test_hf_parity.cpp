@@ -144,6 +144,13 @@ using ward::testing::message_of;
 
 bool mentions(const std::string& message, const std::string& what) { return message.find(what) != std::string::npos; }
 
+/// Writes `config` as dir/config.json and returns the message of the E that loading dir throws.
+template <class E>
+std::string load_failure(const std::filesystem::path& dir, const nlohmann::json& config) {
+    io::write_atomically(dir / "config.json", config.dump(2));
+    return message_of<E>([&] { nn::load_causal_lm<float>(dir); });
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(nn_hf_parity)
@@ -167,6 +174,114 @@ BOOST_AUTO_TEST_CASE(bad_directories_are_reported) {
     // an unsupported architecture
     io::write_atomically(dir / "config.json", std::string(R"({"model_type": "bert", "vocab_size": 10})"));
     BOOST_CHECK_THROW(nn::load_causal_lm<float>(dir), parse_error);
+}
+
+BOOST_AUTO_TEST_CASE(config_sizes_are_checked_before_they_are_used) {
+    ScratchDir dir("config_sizes");
+    std::filesystem::copy_file(fixtures / "llama" / "model.safetensors", dir.path / "model.safetensors");
+    const nlohmann::json good = read_json(fixtures / "llama" / "config.json");
+    const std::string config = (dir.path / "config.json").string();
+    auto with = [&](const char* key, const nlohmann::json& value) {
+        nlohmann::json j = good;
+        j[key] = value;
+        return j;
+    };
+    BOOST_REQUIRE(good.contains("head_dim"));  // hidden_size / num_attention_heads is compared with it
+    // No attention heads: a parse_error, not a division by zero.
+    std::string msg = load_failure<parse_error>(dir.path, with("num_attention_heads", 0));
+    BOOST_TEST(mentions(msg, config), msg);
+    BOOST_TEST(mentions(msg, "heads 0"), msg);
+    msg = load_failure<parse_error>(dir.path, with("num_key_value_heads", 3));
+    BOOST_TEST(mentions(msg, config), msg);
+    BOOST_TEST(mentions(msg, "do not divide"), msg);
+    // RoPE rotates pairs of dimensions: an odd head size loads no model that can run.
+    nlohmann::json odd = good;
+    odd["hidden_size"] = 36;
+    odd["head_dim"] = 9;
+    msg = load_failure<parse_error>(dir.path, odd);
+    BOOST_TEST(mentions(msg, config + ": transformer config: rotary embeddings need an even head size"), msg);
+    // GPT-2's default n_inner, 4 * n_embd, must not overflow.
+    nlohmann::json gpt2 = read_json(fixtures / "gpt2" / "config.json");
+    gpt2["n_embd"] = std::int64_t(1) << 62;
+    gpt2["n_head"] = 1;
+    msg = load_failure<parse_error>(dir.path, gpt2);
+    BOOST_TEST(mentions(msg, config + ": field 'n_embd' = 4611686018427387904 is too large"), msg);
+
+    // Fields of the wrong type or out of range name the file and the field.
+    const std::vector<std::pair<nlohmann::json, std::string>> wrong = {
+        {with("vocab_size", "101"), "field 'vocab_size' must be an integer, got \"101\""},
+        {with("vocab_size", 101.5), "field 'vocab_size' must be an integer, got 101.5"},
+        {with("vocab_size", 1e300), "field 'vocab_size' must be an integer"},
+        {with("num_attention_heads", std::uint64_t(1) << 63), "field 'num_attention_heads' = 9223372036854775808 is out of range"},
+        {with("tie_word_embeddings", "no"), "field 'tie_word_embeddings' must be true or false, got \"no\""},
+        {with("rms_norm_eps", "small"), "field 'rms_norm_eps' must be a number, got \"small\""},
+        {with("head_dim", "8"), "field 'head_dim' must be an integer"},
+        {with("model_type", 7), "field 'model_type' must be a string, got 7"},
+        {with("rope_parameters", {{"rope_type", 1}}), "field 'rope_parameters.rope_type' must be a string, got 1"},
+        {with("rope_scaling", {{"type", false}}), "field 'rope_scaling.type' must be a string, got false"},
+        {with("eos_token_id", -2), "field 'eos_token_id' = -2 is not a token id"},
+        {with("bos_token_id", std::uint64_t(1) << 63), "field 'bos_token_id' = 9223372036854775808 is out of range"},
+        {nlohmann::json::array({1, 2}), "the top level is not a JSON object"},
+    };
+    for (const auto& [j, says] : wrong) {
+        msg = load_failure<parse_error>(dir.path, j);
+        BOOST_TEST(mentions(msg, config + ": " + says), msg);
+    }
+    // Several eos ids (Llama 3) or none: the config names no single one.
+    io::write_atomically(dir.path / "config.json", with("eos_token_id", nlohmann::json::array({5, 7})).dump());
+    BOOST_TEST(nn::config_from_hf(dir.path / "config.json").eos_id == -1);
+    BOOST_TEST(nn::config_from_hf(dir.path / "config.json").bos_id == 1);
+}
+
+BOOST_AUTO_TEST_CASE(config_sizes_are_checked_against_the_weights_before_the_model_is_allocated) {
+    ScratchDir dir("config_vs_weights");
+    const auto weights = dir.path / "model.safetensors";
+    std::filesystem::copy_file(fixtures / "llama" / "model.safetensors", weights);
+    const nlohmann::json good = read_json(fixtures / "llama" / "config.json");
+    const std::string config = (dir.path / "config.json").string();
+    auto with = [&](std::initializer_list<std::pair<const char*, nlohmann::json>> changes) {
+        nlohmann::json j = good;
+        for (const auto& [key, value] : changes) j[key] = value;
+        return j;
+    };
+    // Each of these would ask for terabytes (or, for the layers, a loop without end) if the model
+    // were built from the config first; the headers refuse them with nothing allocated.
+    std::string msg = load_failure<shape_error>(dir.path, with({{"vocab_size", std::int64_t(1) << 40}}));
+    BOOST_TEST(mentions(msg, weights.string()), msg);
+    BOOST_TEST(mentions(msg, "'model.embed_tokens.weight' has shape (101, 32) but " + config + " implies (1099511627776, 32)"), msg);
+    msg = load_failure<shape_error>(dir.path, with({{"hidden_size", std::int64_t(1) << 40}, {"head_dim", std::int64_t(1) << 38}}));
+    BOOST_TEST(mentions(msg, "'model.embed_tokens.weight' has shape (101, 32) but " + config + " implies (101, 1099511627776)"), msg);
+    msg = load_failure<shape_error>(dir.path, with({{"intermediate_size", std::int64_t(1) << 50}}));
+    BOOST_TEST(mentions(msg, "'model.layers.0.mlp.gate_proj.weight' has shape (48, 32) but " + config + " implies (1125899906842624, 32)"), msg);
+    msg = load_failure<parse_error>(dir.path, with({{"num_hidden_layers", std::int64_t(1) << 50}}));
+    BOOST_TEST(mentions(msg, "checkpoint has no tensor 'model.layers.2.input_layernorm.weight'"), msg);
+    // Sizes whose products overflow index_t: refused before any shape is formed.
+    msg = load_failure<parse_error>(dir.path, with({{"hidden_size", std::int64_t(1) << 62}, {"num_attention_heads", 1},
+                                                    {"num_key_value_heads", 1}, {"head_dim", std::int64_t(1) << 62}}));
+    BOOST_TEST(mentions(msg, config), msg);
+    BOOST_TEST(mentions(msg, "too large"), msg);
+    // The untouched config still loads.
+    io::write_atomically(dir.path / "config.json", good.dump(2));
+    BOOST_CHECK_NO_THROW(nn::load_causal_lm<float>(dir.path));
+}
+
+BOOST_AUTO_TEST_CASE(parameter_shapes_name_every_parameter_the_model_holds) {
+    // The loader checks headers against parameter_shapes before it builds the model, so the two
+    // must agree name for name and shape for shape, in every family and option.
+    for (const char* family : {"gpt2", "llama", "qwen2"})
+        for (bool tie : {false, true}) {
+            nn::TransformerConfig c = nn::config_from_hf(fixtures / family / "config.json");
+            c.tie_embeddings = tie;
+            nn::CausalLM<float> model(c, 0);
+            std::vector<std::pair<std::string, Shape>> held, listed;
+            model.visit([&](const std::string& name, ag::Var<float>& v) { held.emplace_back(name, v.shape()); }, "");
+            nn::parameter_shapes(c, [&](const std::string& name, const Shape& shape) { listed.emplace_back(name, shape); });
+            BOOST_TEST_REQUIRE(listed.size() == held.size(), family << (tie ? " tied" : " untied"));
+            for (std::size_t i = 0; i < held.size(); ++i) {
+                BOOST_TEST(listed[i].first == held[i].first, family << " #" << i);
+                BOOST_TEST(listed[i].second.str() == held[i].second.str(), held[i].first);
+            }
+        }
 }
 
 BOOST_AUTO_TEST_CASE(llama_sharded_by_transformers_loads_to_the_reference_logits) {

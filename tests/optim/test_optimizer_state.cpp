@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "error_message.hpp"
+
 namespace fs = std::filesystem;
 using namespace ward;
 using namespace ward::optim;
@@ -231,6 +233,18 @@ BOOST_AUTO_TEST_CASE(mismatched_state_is_refused_and_leaves_the_optimizer_unchan
     refuse(dir.path / "garbled.safetensors", parse_error{""});
 
     BOOST_CHECK_THROW(target.load_state(dir.path / "absent.safetensors"), io_error);
+
+    // Hyper-parameters the rule or the group refuses: the message names the file, as for the rest.
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{{"hyper.beta2", "1.5"}, {"group.0.lr", "-1"}}) {
+        io::SafetensorsWriter out_of_range;
+        for (const auto& [k, v] : good.metadata()) out_of_range.add_metadata(k, k == key ? value : v);
+        for (const auto& n : good.names()) out_of_range.add(n, good.get<float>(n));
+        const fs::path p = dir.path / "out_of_range.safetensors";
+        out_of_range.save(p);
+        const std::string msg = ward::testing::message_of<value_error>([&] { target.load_state(p); });
+        BOOST_TEST(msg.find(p.string()) != std::string::npos, msg);
+        BOOST_TEST(msg.find(key == "group.0.lr" ? "invalid lr" : "invalid beta2") != std::string::npos, msg);
+    }
 
     for (int k = 0; k < 3; ++k) {
         target.step();

@@ -10,6 +10,8 @@
 #include <ward/tensor.hpp>
 #include <ward/train/checkpoint.hpp>
 
+#include "error_message.hpp"
+
 using namespace ward;
 using ag::Var;
 
@@ -98,6 +100,33 @@ BOOST_AUTO_TEST_CASE(mismatched_checkpoints_change_nothing) {
     std::filesystem::resize_file(cut, std::filesystem::file_size(cut) / 2);
     BOOST_CHECK_THROW(train::load_checkpoint(cut, b.params, *b.opt), parse_error);
     BOOST_TEST(b.w2.value().to_vector() == before, boost::test_tools::per_element());
+
+    // The last parameter stored as f64: refused before the first parameter or the optimiser is
+    // overwritten (the file's w1 and state differ from b's).
+    io::SafetensorsFile good(path);
+    io::SafetensorsWriter f64;
+    for (const auto& [k, v] : good.metadata()) f64.add_metadata(k, v);
+    for (const auto& n : good.names())
+        if (n == "w2") f64.add(n, good.get_as<double>(n));
+        else f64.add(n, good.get<float>(n));
+    auto mixed = scratch("mixed.safetensors");
+    f64.save(mixed);
+    const auto w1_before = b.w1.value().to_vector();
+    BOOST_REQUIRE(w1_before != good.get<float>("w1").to_vector());
+    const std::string msg = ward::testing::message_of<dtype_error>([&] { train::load_checkpoint(mixed, b.params, *b.opt); });
+    BOOST_TEST(msg.find(mixed.string() + ": tensor 'w2' is stored as F64") != std::string::npos, msg);
+    BOOST_TEST(b.w1.value().to_vector() == w1_before, boost::test_tools::per_element());
+    BOOST_TEST(b.opt->step_count() == 0);
+    BOOST_TEST(!b.opt->state("w1").buffers[0].defined());
+
+    // A step count past int64's range.
+    io::SafetensorsWriter far;
+    for (const auto& [k, v] : good.metadata()) far.add_metadata(k, k == "ward.checkpoint.step" ? "18446744073709551615" : v);
+    for (const auto& n : good.names()) far.add(n, good.get<float>(n));
+    auto far_path = scratch("far.safetensors");
+    far.save(far_path);
+    BOOST_TEST(ward::testing::message_of<parse_error>([&] { train::load_checkpoint(far_path, b.params, *b.opt); })
+                   .find("'ward.checkpoint.step' = 18446744073709551615 is out of range") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -40,7 +40,9 @@ WARD_HOST_DEVICE inline float tanh(float x) { return ::tanhf(x); }
 /// NaN stays NaN.
 inline float exp(float x) {
     const float hi = 88.72283905206835f, lo = -103.972077083991796f;  // e^hi = FLT_MAX; below lo, 0
-    float xc = x > hi ? hi : (x < lo ? lo : x);
+    // NaN fails every comparison, so it clamps to hi here: converting NaN to int below would be
+    // undefined. The last line gives the NaN back.
+    float xc = x < hi ? (x > lo ? x : lo) : hi;
     float fx = xc * 1.44269504088896341f + 0.5f;
     int n = static_cast<int>(fx);
     n -= fx < static_cast<float>(n) ? 1 : 0;  // floor without a libm call

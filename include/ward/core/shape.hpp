@@ -38,11 +38,20 @@ struct Dims {
     const index_t* begin() const { return v.data(); }
     const index_t* end() const { return v.data() + rank; }
 
-    /// Product of the extents (1 for rank 0).
+    /// Product of the extents (1 for rank 0). A shape whose non-zero extents multiply past index_t
+    /// is a shape_error, even when another extent is 0: its strides would overflow all the same.
     constexpr index_t numel() const {
         index_t n = 1;
-        for (int i = 0; i < rank; ++i) n *= v[i];
-        return n;
+        bool empty = false;
+        for (int i = 0; i < rank; ++i) {
+            if (v[i] == 0) {
+                empty = true;
+                continue;
+            }
+            if (__builtin_mul_overflow(n, v[i], &n))
+                throw shape_error("shape " + str() + " has more elements than index_t can count");
+        }
+        return empty ? 0 : n;
     }
     /// Normalises a possibly negative axis (-1 = last), throwing index_error when out of range.
     int axis(int a) const {
@@ -69,6 +78,7 @@ using Strides = Dims;
 
 /// Row-major (C-order) strides for a shape, in elements.
 inline Strides contiguous_strides(const Shape& s) {
+    (void)s.numel();  // throws where the strides would overflow
     Strides st = Strides::of_rank(s.rank);
     index_t acc = 1;
     for (int i = s.rank - 1; i >= 0; --i) {

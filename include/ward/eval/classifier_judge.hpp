@@ -210,8 +210,19 @@ public:
         if (!encoder.empty() && encoder != opt.encoder)
             throw value_error(json_path.string() + ": the classifier was trained with encoder '" + opt.encoder + "', not '" +
                               encoder + "'");
-        ClassifierJudge judge(encode, opt);
+        try {
+            validate(opt, "ClassifierJudge");
+        } catch (const value_error& e) {
+            throw value_error(json_path.string() + ": " + e.what());
+        }
+        // The weights must have the shapes the settings give before the settings size any memory.
         io::SafetensorsFile f(dir / "classifier.safetensors");
+        for (const auto& [name, shape] : {std::pair<const char*, Shape>{"embedding", Shape{opt.buckets, opt.dim}},
+                                          {"head.weight", Shape{1, opt.dim}}, {"head.bias", Shape{1}}})
+            if (const auto& info = f.info(name); !(info.shape == shape))
+                throw shape_error(f.path().string() + ": tensor '" + name + "' has shape " + info.shape.str() + " but " +
+                                  json_path.string() + " implies " + shape.str());
+        ClassifierJudge judge(encode, opt);
         f.read_into("embedding", judge.table_.value());
         f.read_into("head.weight", judge.weight_.value());
         f.read_into("head.bias", judge.bias_.value());

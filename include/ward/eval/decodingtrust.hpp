@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ward/core/error.hpp"
+#include "ward/io/json_field.hpp"
 
 namespace ward::eval {
 
@@ -56,7 +57,7 @@ inline std::vector<LabelledPair> read_decodingtrust_toxicity(const std::filesyst
             return row[part]["text"].get<std::string>();
         };
         LabelledPair p;
-        p.kind = row.value("type", std::string());
+        p.kind = io::json_field_or(row, "type", "", where);
         if (!opt.types.empty() && std::find(opt.types.begin(), opt.types.end(), p.kind) == opt.types.end()) continue;
         p.prompt = text_of("prompt");
         p.completion = text_of("continuation");

@@ -96,7 +96,8 @@ public:
         }
         merges_.reserve(merges.size());
         for (std::size_t rank = 0; rank < merges.size(); ++rank) {
-            const auto& [left, right] = merges[rank];
+            const std::string& left = merges[rank].first;  // not a structured binding: clang < 16 cannot capture one
+            const std::string& right = merges[rank].second;
             auto id_of = [&](const std::string& token) {
                 const auto it = vocab_.find(token);
                 if (it == vocab_.end())

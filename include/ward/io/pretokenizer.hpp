@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ward/core/error.hpp"
+#include "ward/io/json_field.hpp"
 #include "ward/io/regex.hpp"
 
 namespace ward::io {
@@ -142,7 +143,7 @@ private:
             } catch (const value_error& e) {
                 throw parse_error(file + ": pre_tokenizer Split: " + e.what());
             }
-            const std::string behavior = config.value("behavior", std::string("Isolated"));
+            const std::string behavior = json_field_or(config, "behavior", "Isolated", file, "pre_tokenizer.");
             if (behavior != "Isolated" && behavior != "Removed")
                 throw parse_error(file + ": pre_tokenizer Split behavior \"" + behavior +
                                   "\" is not supported (Isolated and Removed are)");

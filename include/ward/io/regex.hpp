@@ -79,7 +79,8 @@ public:
     explicit Regex(std::string pattern, bool literal = false) : pattern_(std::move(pattern)) {
         int error_code = 0;
         PCRE2_SIZE error_offset = 0;
-        const std::uint32_t options = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0u);
+        // PCRE2 refuses PCRE2_UCP beside PCRE2_LITERAL (a literal has no character classes to widen).
+        const std::uint32_t options = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
         code_.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern_.data()), pattern_.size(), options,
                                   &error_code, &error_offset, nullptr));
         if (!code_)

@@ -44,11 +44,14 @@ namespace ward::io {
 
 namespace detail {
 
-/// The bytes of a whole file: a read-only private mapping, or a heap copy where mmap fails.
+/// The bytes of a whole regular file: a read-only private mapping, or a heap copy of its st_size
+/// bytes where mmap fails. Anything else (a FIFO, /dev/zero, a socket) is an io_error: its size is
+/// not known in advance, and reading it could block or never end. O_NONBLOCK keeps the open itself
+/// from waiting for a FIFO's writer.
 class MappedFile {
 public:
     explicit MappedFile(const std::filesystem::path& path) {
-        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) throw io_error("cannot open '" + path.string() + "': " + errno_text(errno));
         struct Closer {
             int fd;
@@ -57,14 +60,15 @@ public:
         struct stat st {};
         if (::fstat(fd, &st) != 0) throw io_error("cannot stat '" + path.string() + "': " + errno_text(errno));
         if (S_ISDIR(st.st_mode)) throw io_error("cannot read '" + path.string() + "': it is a directory");
-        if (S_ISREG(st.st_mode) && st.st_size > 0) {
-            size_ = static_cast<std::size_t>(st.st_size);
-            void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-            if (p != MAP_FAILED) {
-                mapped_ = p;
-                data_ = static_cast<const std::byte*>(p);
-                return;
-            }
+        if (!S_ISREG(st.st_mode))
+            throw io_error("cannot read '" + path.string() + "': it is not a regular file (a pipe, device or socket)");
+        size_ = static_cast<std::size_t>(st.st_size);
+        if (size_ == 0) return;
+        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            mapped_ = p;
+            data_ = static_cast<const std::byte*>(p);
+            return;
         }
         read_all(fd, path);
     }
@@ -83,17 +87,20 @@ private:
     std::size_t size_ = 0;
     std::vector<std::byte> copy_;
 
+    /// The first size_ bytes (a file that shrinks meanwhile is cut short, and the header's checks see it).
     void read_all(int fd, const std::filesystem::path& path) {
-        std::vector<std::byte> chunk(1 << 16);
-        for (;;) {
-            ssize_t r = ::read(fd, chunk.data(), chunk.size());
+        copy_.resize(size_);
+        std::size_t done = 0;
+        while (done < size_) {
+            ssize_t r = ::read(fd, copy_.data() + done, size_ - done);
             if (r < 0) {
                 if (errno == EINTR) continue;
                 throw io_error("cannot read '" + path.string() + "': " + errno_text(errno));
             }
             if (r == 0) break;
-            copy_.insert(copy_.end(), chunk.begin(), chunk.begin() + r);
+            done += static_cast<std::size_t>(r);
         }
+        copy_.resize(done);
         data_ = copy_.data();
         size_ = copy_.size();
     }

@@ -172,9 +172,10 @@ inline TensorInfo parse_tensor_entry(const std::string& name, const nlohmann::js
         throw parse_error(where + ": rank " + std::to_string(sh->size()) + " exceeds ward::max_rank = " +
                           std::to_string(max_rank));
     info.shape = Shape::of_rank(static_cast<int>(sh->size()));
+    // The product of the non-zero extents must fit (in elements and in bytes) even where another
+    // extent is 0: the strides of such a shape would overflow all the same.
     bool has_zero = false;
-    std::uint64_t numel = 1;
-    bool overflow = false;
+    std::optional<std::uint64_t> nonzero = 1;
     for (std::size_t i = 0; i < sh->size(); ++i) {
         const auto& x = (*sh)[i];
         if (!x.is_number_unsigned())
@@ -185,15 +186,12 @@ inline TensorInfo parse_tensor_entry(const std::string& name, const nlohmann::js
             throw parse_error(where + ": shape[" + std::to_string(i) + "] = " + std::to_string(v) + " is too large");
         info.shape[static_cast<int>(i)] = static_cast<index_t>(v);
         has_zero |= v == 0;
-        auto p = checked_mul(numel, v);
-        overflow |= !p;
-        numel = p.value_or(0);
+        if (nonzero && v != 0) nonzero = checked_mul(*nonzero, v);
     }
-    std::optional<std::uint64_t> nbytes = has_zero ? std::optional<std::uint64_t>(0)
-                                          : overflow ? std::nullopt
-                                                     : checked_mul(numel, stored_dtype_size(info.dtype));
-    if (!nbytes || (!has_zero && numel > static_cast<std::uint64_t>(std::numeric_limits<index_t>::max())))
+    const std::optional<std::uint64_t> bytes = nonzero ? checked_mul(*nonzero, stored_dtype_size(info.dtype)) : std::nullopt;
+    if (!bytes || *nonzero > static_cast<std::uint64_t>(std::numeric_limits<index_t>::max()))
         throw parse_error(where + ": shape " + sh->dump() + " is too large");
+    const std::uint64_t nbytes = has_zero ? 0 : *bytes;
 
     auto off = e.find("data_offsets");
     if (off == e.end()) throw parse_error(where + ": missing field \"data_offsets\"");
@@ -204,10 +202,10 @@ inline TensorInfo parse_tensor_entry(const std::string& name, const nlohmann::js
     if (end < begin) throw parse_error(where + ": " + range + " end before they begin");
     if (end > data_size)
         throw parse_error(where + ": " + range + " lie outside the data section (" + std::to_string(data_size) + " bytes)");
-    if (end - begin != *nbytes)
+    if (end - begin != nbytes)
         throw parse_error(where + ": " + range + " hold " + std::to_string(end - begin) + " bytes, but shape " +
                           info.shape.str() + " of " + std::string(stored_dtype_name(info.dtype)) + " needs " +
-                          std::to_string(*nbytes));
+                          std::to_string(nbytes));
     info.data_begin = static_cast<std::size_t>(begin);
     info.data_end = static_cast<std::size_t>(end);
     return info;

@@ -38,6 +38,7 @@
 #include "ward/io/added_tokens.hpp"
 #include "ward/io/bpe.hpp"
 #include "ward/io/byte_level.hpp"
+#include "ward/io/json_field.hpp"
 #include "ward/io/pretokenizer.hpp"
 #include "ward/io/utf8.hpp"
 
@@ -68,10 +69,11 @@ public:
                 throw parse_error(file + ": model." + key + " is not supported by byte-level BPE");
         if (model.contains("dropout") && !model["dropout"].is_null() && model["dropout"] != 0)
             throw parse_error(file + ": model.dropout is a training-time option and is not supported");
-        if (model.value("byte_fallback", false)) throw parse_error(file + ": model.byte_fallback is not supported");
+        if (json_field_or(model, "byte_fallback", false, file, "model."))
+            throw parse_error(file + ": model.byte_fallback is not supported");
         check_normalizer(root.value("normalizer", nlohmann::json()), file);
         if (root.contains("decoder") && !root["decoder"].is_null() &&
-            !(root["decoder"].is_object() && root["decoder"].value("type", "") == "ByteLevel"))
+            !(root["decoder"].is_object() && json_field_or(root["decoder"], "type", "", file, "decoder.") == "ByteLevel"))
             throw parse_error(file + ": decoder " + root["decoder"].dump().substr(0, 200) +
                               " is not supported (only ByteLevel is)");
 
@@ -95,12 +97,13 @@ public:
             if (it == vocab.end()) throw parse_error(file + ": model.unk_token is not in model.vocab");
             unk = it->second;
         }
-        const bool ignore_merges = model.value("ignore_merges", false);
+        const bool ignore_merges = json_field_or(model, "ignore_merges", false, file, "model.");
 
         std::vector<AddedToken> added;
         if (root.contains("added_tokens") && !root["added_tokens"].is_null()) {
             if (!root["added_tokens"].is_array()) throw parse_error(file + ": added_tokens is not an array");
             for (const auto& t : root["added_tokens"]) {
+                const std::string at = "added_tokens[" + std::to_string(added.size()) + "].";
                 if (!t.is_object() || !t.contains("id") || !t["id"].is_number_integer() || !t.contains("content") ||
                     !t["content"].is_string() || t["content"].get<std::string>().empty() || t["id"].get<std::int64_t>() < 0)
                     throw parse_error(file + ": added token " + t.dump().substr(0, 200) +
@@ -110,11 +113,11 @@ public:
                 AddedToken a;
                 a.id = t["id"].get<std::int32_t>();
                 a.content = t["content"].get<std::string>();
-                a.special = t.value("special", false);
-                a.lstrip = t.value("lstrip", false);
-                a.rstrip = t.value("rstrip", false);
-                a.single_word = t.value("single_word", false);
-                a.normalized = t.value("normalized", !a.special);
+                a.special = json_field_or(t, "special", false, file, at);
+                a.lstrip = json_field_or(t, "lstrip", false, file, at);
+                a.rstrip = json_field_or(t, "rstrip", false, file, at);
+                a.single_word = json_field_or(t, "single_word", false, file, at);
+                a.normalized = json_field_or(t, "normalized", !a.special, file, at);
                 added.push_back(std::move(a));
             }
         }
@@ -280,7 +283,7 @@ private:
         buffer << in.rdbuf();
         try {
             return nlohmann::json::parse(buffer.str());
-        } catch (const nlohmann::json::parse_error& e) {
+        } catch (const nlohmann::json::exception& e) {
             throw parse_error(path.string() + ": malformed JSON: " + e.what());
         }
     }
@@ -307,7 +310,7 @@ private:
 
     static void check_normalizer(const nlohmann::json& n, const std::string& file) {
         if (n.is_null()) return;
-        const std::string type = n.is_object() ? n.value("type", std::string()) : std::string();
+        const std::string type = json_field_or(n, "type", "", file, "normalizer.");
         if (type == "NFC") return;  // skipped: see the header comment
         if (type == "Sequence" && n.contains("normalizers") && n["normalizers"].is_array()) {
             for (const auto& inner : n["normalizers"]) check_normalizer(inner, file);

@@ -116,7 +116,11 @@ inline Dataset read_wide_csv(const std::string& path, const WideCsvOptions& opt)
     const CsvTable t = read_csv(path);
     const auto cm = t.column(opt.model_column);
     std::vector<std::size_t> cols;
-    for (const auto& b : opt.benchmark_columns) cols.push_back(t.column(b));
+    for (const auto& b : opt.benchmark_columns) {
+        cols.push_back(t.column(b));
+        if (trim(b).empty())  // the column's name becomes the benchmark's
+            throw parse_error(path + ":1:" + std::to_string(cols.back() + 1) + ": a benchmark column without a name");
+    }
     const long cf = opt.family_column.empty() ? -1 : static_cast<long>(t.column(opt.family_column));
     const long cc = opt.compute_column.empty() ? -1 : static_cast<long>(t.column(opt.compute_column));
 

@@ -7,16 +7,21 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "ward/core/error.hpp"
 #include "ward/io/atomic_file.hpp"
+#include "ward/io/json_field.hpp"
 #include "ward/io/safetensors.hpp"
 #include "ward/nn/transformer.hpp"
 
@@ -32,37 +37,44 @@ inline nlohmann::json read_json(const std::filesystem::path& path) {
         throw parse_error(path.string() + ": " + e.what());
     }
 }
+/// A field of config.json: parse_error naming the file and field where it is missing (field) or of
+/// the wrong type (both), never nlohmann's type_error.
 template <class V>
-V field(const nlohmann::json& j, const char* key, const std::filesystem::path& file) {
-    if (!j.contains(key) || j[key].is_null()) throw parse_error(file.string() + ": missing field '" + key + "'");
-    try {
-        return j[key].get<V>();
-    } catch (const nlohmann::json::exception&) {
-        throw parse_error(file.string() + ": field '" + key + "' has the wrong type");
-    }
+V field(const nlohmann::json& j, const char* key, const std::filesystem::path& file, std::string_view prefix = {}) {
+    return io::json_field<V>(j, key, file.string(), prefix);
 }
 template <class V>
-V field_or(const nlohmann::json& j, const char* key, V fallback) {
-    return j.contains(key) && !j[key].is_null() ? j[key].get<V>() : fallback;
+V field_or(const nlohmann::json& j, const char* key, V fallback, const std::filesystem::path& file,
+           std::string_view prefix = {}) {
+    return io::json_field_or<V>(j, key, std::move(fallback), file.string(), prefix);
 }
 }  // namespace detail
 
 /// The model's shape from a Hugging Face config.json (model_type gpt2, llama, qwen2 or mistral).
+/// Every size is checked (validate()) before any is used; a missing field, or one of the wrong type
+/// or out of range, is a parse_error naming the file and the field.
 inline TransformerConfig config_from_hf(const std::filesystem::path& file) {
     nlohmann::json j = detail::read_json(file);
+    if (!j.is_object()) throw parse_error(file.string() + ": the top level is not a JSON object");
     TransformerConfig c;
-    std::string type = detail::field_or<std::string>(j, "model_type", "");
+    std::string type = detail::field_or<std::string>(j, "model_type", "", file);
     if (type == "gpt2") {
         c.family = Family::gpt2;
         c.vocab_size = detail::field<index_t>(j, "vocab_size", file);
         c.hidden = detail::field<index_t>(j, "n_embd", file);
         c.layers = detail::field<index_t>(j, "n_layer", file);
         c.heads = c.kv_heads = detail::field<index_t>(j, "n_head", file);
-        c.intermediate = detail::field_or<index_t>(j, "n_inner", 4 * c.hidden);
+        if (auto inner = io::json_field_opt<index_t>(j, "n_inner", file.string())) {
+            c.intermediate = *inner;
+        } else {  // transformers' default, 4 * n_embd
+            if (c.hidden > std::numeric_limits<index_t>::max() / 4)
+                throw parse_error(file.string() + ": field 'n_embd' = " + std::to_string(c.hidden) + " is too large");
+            c.intermediate = 4 * c.hidden;
+        }
         c.max_positions = detail::field<index_t>(j, "n_positions", file);
-        c.norm_eps = detail::field_or<double>(j, "layer_norm_epsilon", 1e-5);
-        c.tie_embeddings = detail::field_or<bool>(j, "tie_word_embeddings", true);
-        std::string act = detail::field_or<std::string>(j, "activation_function", "gelu_new");
+        c.norm_eps = detail::field_or<double>(j, "layer_norm_epsilon", 1e-5, file);
+        c.tie_embeddings = detail::field_or<bool>(j, "tie_word_embeddings", true, file);
+        std::string act = detail::field_or<std::string>(j, "activation_function", "gelu_new", file);
         if (act != "gelu_new" && act != "gelu_pytorch_tanh")
             throw parse_error(file.string() + ": activation_function '" + act + "' is not supported (ward's GPT-2 uses tanh GELU)");
     } else if (type == "llama" || type == "qwen2" || type == "mistral") {
@@ -71,34 +83,49 @@ inline TransformerConfig config_from_hf(const std::filesystem::path& file) {
         c.hidden = detail::field<index_t>(j, "hidden_size", file);
         c.layers = detail::field<index_t>(j, "num_hidden_layers", file);
         c.heads = detail::field<index_t>(j, "num_attention_heads", file);
-        c.kv_heads = detail::field_or<index_t>(j, "num_key_value_heads", c.heads);
+        c.kv_heads = detail::field_or<index_t>(j, "num_key_value_heads", c.heads, file);
         c.intermediate = detail::field<index_t>(j, "intermediate_size", file);
-        c.max_positions = detail::field_or<index_t>(j, "max_position_embeddings", 2048);
-        c.norm_eps = detail::field_or<double>(j, "rms_norm_eps", 1e-6);
-        c.rope_theta = detail::field_or<double>(j, "rope_theta", 10000.0);
+        c.max_positions = detail::field_or<index_t>(j, "max_position_embeddings", 2048, file);
+        c.norm_eps = detail::field_or<double>(j, "rms_norm_eps", 1e-6, file);
+        c.rope_theta = detail::field_or<double>(j, "rope_theta", 10000.0, file);
         // transformers 5 writes RoPE settings as rope_parameters {rope_type, rope_theta, ...}.
         if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) {
             const auto& rp = j["rope_parameters"];
-            std::string kind = detail::field_or<std::string>(rp, "rope_type", "default");
+            std::string kind = detail::field_or<std::string>(rp, "rope_type", "default", file, "rope_parameters.");
             if (kind != "default")
                 throw parse_error(file.string() + ": rope_type '" + kind + "' is not supported (only default RoPE)");
-            c.rope_theta = detail::field_or<double>(rp, "rope_theta", c.rope_theta);
+            c.rope_theta = detail::field_or<double>(rp, "rope_theta", c.rope_theta, file, "rope_parameters.");
         }
-        c.tie_embeddings = detail::field_or<bool>(j, "tie_word_embeddings", false);
-        c.qkv_bias = type == "qwen2" || detail::field_or<bool>(j, "attention_bias", false);
-        std::string act = detail::field_or<std::string>(j, "hidden_act", "silu");
+        c.tie_embeddings = detail::field_or<bool>(j, "tie_word_embeddings", false, file);
+        c.qkv_bias = type == "qwen2" || detail::field_or<bool>(j, "attention_bias", false, file);
+        std::string act = detail::field_or<std::string>(j, "hidden_act", "silu", file);
         if (act != "silu") throw parse_error(file.string() + ": hidden_act '" + act + "' is not supported (SwiGLU uses silu)");
-        if (j.contains("head_dim") && !j["head_dim"].is_null() && j["head_dim"].get<index_t>() != c.hidden / c.heads)
-            throw parse_error(file.string() + ": head_dim other than hidden_size / num_attention_heads is not supported");
-        if (j.contains("rope_scaling") && j["rope_scaling"].is_object() &&
-            detail::field_or<std::string>(j["rope_scaling"], "rope_type", detail::field_or<std::string>(j["rope_scaling"], "type", "default")) != "default")
-            throw parse_error(file.string() + ": rope_scaling is not supported (only default RoPE)");
+        if (j.contains("rope_scaling") && j["rope_scaling"].is_object()) {
+            const auto& rs = j["rope_scaling"];
+            const std::string kind = detail::field_or<std::string>(
+                rs, "rope_type", detail::field_or<std::string>(rs, "type", "default", file, "rope_scaling."), file, "rope_scaling.");
+            if (kind != "default") throw parse_error(file.string() + ": rope_scaling is not supported (only default RoPE)");
+        }
     } else {
         throw parse_error(file.string() + ": model_type '" + type + "' is not supported (gpt2, llama, qwen2, mistral)");
     }
-    if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer()) c.bos_id = j["bos_token_id"].get<std::int64_t>();
-    if (j.contains("eos_token_id") && j["eos_token_id"].is_number_integer()) c.eos_id = j["eos_token_id"].get<std::int64_t>();
-    c.validate();
+    // Special token ids: null or a list (Llama 3 lists several eos ids) leaves the id unset (-1).
+    for (const auto& [key, slot] : {std::pair{"bos_token_id", &c.bos_id}, std::pair{"eos_token_id", &c.eos_id}}) {
+        if (!j.contains(key) || !j[key].is_number_integer()) continue;
+        const auto id = io::json_as<std::int64_t>(j[key], file.string() + ": field '" + key + "'");
+        if (id < 0) throw parse_error(file.string() + ": field '" + key + "' = " + std::to_string(id) + " is not a token id");
+        *slot = id;
+    }
+    try {
+        c.validate();
+    } catch (const value_error& e) {
+        throw parse_error(file.string() + ": " + e.what());
+    }
+    // Only now, with heads known to be positive, may the head size be worked out.
+    if (c.family == Family::llama) {
+        if (auto head_dim = io::json_field_opt<index_t>(j, "head_dim", file.string()); head_dim && *head_dim != c.hidden / c.heads)
+            throw parse_error(file.string() + ": head_dim other than hidden_size / num_attention_heads is not supported");
+    }
     return c;
 }
 
@@ -156,7 +183,7 @@ inline std::map<std::string, std::string> read_weight_map(const std::filesystem:
             throw parse_error(file.string() + ": weight_map entry '" + item.key() + "' is " + shard.type_name() +
                               ", not a shard file name");
         std::string name = shard.get<std::string>();
-        if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+        if (name.empty() || name == "." || name == ".." || name.find_first_of(std::string("/\0", 2)) != std::string::npos)
             throw parse_error(file.string() + ": weight_map entry '" + item.key() + "' names '" + name +
                               "', which is not a file in the index's directory");
         map.emplace(item.key(), std::move(name));
@@ -181,23 +208,29 @@ inline bool is_known_buffer(const std::string& name, const TransformerConfig& c)
 /// present with its shape; tensors that are neither parameters nor known buffers are an error (a
 /// sign of another architecture). The index and its shards must agree: each tensor in the shard
 /// the index names (parse_error), each shard present (io_error), no shard holding a tensor the
-/// index puts elsewhere or leaves out (parse_error).
+/// index puts elsewhere or leaves out (parse_error). All of this is checked against the files'
+/// headers before the model is allocated, so a config.json whose sizes the weights do not bear
+/// out fails with a shape_error instead of asking for memory it describes.
 template <FloatElement T, Device D = cpu>
 CausalLM<T, D> load_causal_lm(const std::filesystem::path& dir) {
+    namespace fs = std::filesystem;
     TransformerConfig c = config_from_hf(dir / "config.json");
-    CausalLM<T, D> model(c, 0);
+    auto is_file = [](const fs::path& p) {
+        std::error_code ec;  // a name the file system refuses (too long, say) is a file that is not there
+        return fs::exists(p, ec);
+    };
     // Which file holds which tensor.
     std::map<std::string, std::shared_ptr<io::SafetensorsFile>> where;
-    if (std::filesystem::exists(dir / detail::single_file)) {
+    if (is_file(dir / detail::single_file)) {
         auto file = std::make_shared<io::SafetensorsFile>(dir / detail::single_file);
         for (const auto& n : file->names()) where[n] = file;
-    } else if (std::filesystem::exists(dir / detail::index_file)) {
-        const std::filesystem::path index = dir / detail::index_file;
+    } else if (is_file(dir / detail::index_file)) {
+        const fs::path index = dir / detail::index_file;
         std::map<std::string, std::shared_ptr<io::SafetensorsFile>> shards;
         for (const auto& [name, shard] : detail::read_weight_map(index)) {
             auto& file = shards[shard];
             if (!file) {
-                if (!std::filesystem::exists(dir / shard))
+                if (!is_file(dir / shard))
                     throw io_error(index.string() + ": shard '" + shard + "' (with tensor '" + name + "') is missing");
                 file = std::make_shared<io::SafetensorsFile>(dir / shard);
             }
@@ -214,7 +247,6 @@ CausalLM<T, D> load_causal_lm(const std::filesystem::path& dir) {
     } else {
         throw io_error(dir.string() + ": no " + detail::single_file + " or " + detail::index_file);
     }
-    std::set<std::string> used;
     auto find = [&](const std::string& name) -> std::pair<std::string, io::SafetensorsFile*> {
         if (auto it = where.find(name); it != where.end()) return {name, it->second.get()};
         // GPT2Model checkpoints (and some GPT2LMHeadModel ones) have no "transformer." prefix.
@@ -223,21 +255,35 @@ CausalLM<T, D> load_causal_lm(const std::filesystem::path& dir) {
             if (auto it = where.find(name.substr(prefix.size())); it != where.end()) return {it->first, it->second.get()};
         throw parse_error(dir.string() + ": checkpoint has no tensor '" + name + "'");
     };
-    model.visit(
-        [&](const std::string& name, Var<T, D>& v) {
+    // Every parameter's shape against the headers, before anything is allocated: the first missing
+    // or mismatched tensor stops the walk, so even an absurd layer count costs nothing.
+    std::set<std::string> used;
+    try {
+        parameter_shapes(c, [&](const std::string& name, const Shape& shape) {
             auto [stored, file] = find(name);
             const auto& info = file->info(stored);
-            if (!(info.shape == v.shape()))
+            if (!(info.shape == shape))
                 throw shape_error(file->path().string() + ": tensor '" + stored + "' has shape " + info.shape.str() +
-                                  " but the config implies " + v.shape().str());
-            v = Var<T, D>(file->template get_as<T, D>(stored), true);
+                                  " but " + (dir / "config.json").string() + " implies " + shape.str());
             used.insert(stored);
-        },
-        "");
+        });
+    } catch (const value_error& e) {  // sizes that overflow
+        throw parse_error((dir / "config.json").string() + ": " + e.what());
+    }
     for (const auto& [name, file] : where)
         if (!used.count(name) && !detail::is_known_buffer(name, c))
             throw parse_error(file->path().string() + ": unexpected tensor '" + name + "' for a " +
                               (c.family == Family::gpt2 ? "GPT-2" : "Llama-style") + " model");
+    CausalLM<T, D> model(c, 0);
+    model.visit(
+        [&](const std::string& name, Var<T, D>& v) {
+            auto [stored, file] = find(name);
+            if (!(file->info(stored).shape == v.shape()))  // parameter_shapes and the model disagree: a bug here
+                throw shape_error(file->path().string() + ": tensor '" + stored + "' has shape " +
+                                  file->info(stored).shape.str() + ", the model's parameter " + v.shape().str());
+            v = Var<T, D>(file->template get_as<T, D>(stored), true);
+        },
+        "");
     return model;
 }
 

@@ -48,6 +48,12 @@ struct TransformerConfig {
         if (hidden % heads != 0 || heads % kv_heads != 0)
             throw value_error("transformer config: hidden " + std::to_string(hidden) + " / heads " + std::to_string(heads) +
                               " / kv_heads " + std::to_string(kv_heads) + " do not divide");
+        if (family == Family::llama && (hidden / heads) % 2 != 0)
+            throw value_error("transformer config: rotary embeddings need an even head size, got hidden " +
+                              std::to_string(hidden) + " / heads " + std::to_string(heads) + " = " +
+                              std::to_string(hidden / heads));
+        if (max_positions < 0)
+            throw value_error("transformer config: max_positions must not be negative, got " + std::to_string(max_positions));
     }
 };
 
@@ -159,6 +165,55 @@ struct ForwardContext {
     std::vector<KVCache<T, D>>* cache = nullptr;  // one per layer; appended to (inference only)
     std::vector<Var<T, D>> perturbations;     // per layer, added to its output (undefined or absent: none)
 };
+
+/// Calls f(name, shape) for every parameter of CausalLM(c, seed), with CausalLM::visit's names and
+/// order, allocating nothing: a loader checks a checkpoint's shapes against these before it
+/// allocates a model whose sizes come from a file. f may throw to stop. value_error where `c` is
+/// invalid or a size overflows index_t.
+template <class F>
+void parameter_shapes(const TransformerConfig& c, F&& f) {
+    c.validate();
+    const bool gpt2 = c.family == Family::gpt2;
+    const std::string base = gpt2 ? "transformer." : "model.";
+    const index_t C = c.hidden, kv = c.kv_heads * (c.hidden / c.heads);  // kv <= C
+    index_t fused = 0;  // GPT-2's c_attn: q, k and v side by side
+    if (__builtin_mul_overflow(kv, index_t(2), &fused) || __builtin_add_overflow(fused, C, &fused))
+        throw value_error("transformer config: hidden " + std::to_string(C) + " is too large");
+    auto linear = [&](const std::string& name, index_t in, index_t out, bool bias, bool conv1d) {
+        f(name + ".weight", conv1d ? Shape{in, out} : Shape{out, in});
+        if (bias) f(name + ".bias", Shape{out});
+    };
+    auto norm = [&](const std::string& name) {
+        f(name + ".weight", Shape{C});
+        if (gpt2) f(name + ".bias", Shape{C});
+    };
+    f(base + (gpt2 ? "wte.weight" : "embed_tokens.weight"), Shape{c.vocab_size, C});
+    if (gpt2) f(base + "wpe.weight", Shape{c.max_positions, C});
+    for (index_t l = 0; l < c.layers; ++l) {
+        const std::string b = base + (gpt2 ? "h." : "layers.") + std::to_string(l) + ".";
+        norm(b + (gpt2 ? "ln_1" : "input_layernorm"));
+        if (gpt2) {
+            linear(b + "attn.c_attn", C, fused, true, true);
+            linear(b + "attn.c_proj", C, C, true, true);
+        } else {
+            linear(b + "self_attn.q_proj", C, C, c.qkv_bias, false);
+            linear(b + "self_attn.k_proj", C, kv, c.qkv_bias, false);
+            linear(b + "self_attn.v_proj", C, kv, c.qkv_bias, false);
+            linear(b + "self_attn.o_proj", C, C, false, false);
+        }
+        norm(b + (gpt2 ? "ln_2" : "post_attention_layernorm"));
+        if (gpt2) {
+            linear(b + "mlp.c_fc", C, c.intermediate, true, true);
+            linear(b + "mlp.c_proj", c.intermediate, C, true, true);
+        } else {
+            linear(b + "mlp.gate_proj", C, c.intermediate, false, false);
+            linear(b + "mlp.up_proj", C, c.intermediate, false, false);
+            linear(b + "mlp.down_proj", c.intermediate, C, false, false);
+        }
+    }
+    norm(base + (gpt2 ? "ln_f" : "norm"));
+    if (!c.tie_embeddings) f(std::string("lm_head.weight"), Shape{c.vocab_size, C});
+}
 
 template <FloatElement T, Device D = cpu>
 struct CausalLM {

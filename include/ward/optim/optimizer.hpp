@@ -260,7 +260,11 @@ public:
                 v = detail::metadata_number<double>(f, key);
             }
         });
-        Rule::validate(options);
+        try {  // the rule's and the groups' checks name the optimiser, not the file
+            Rule::validate(options);
+        } catch (const value_error& e) {
+            throw value_error(where + ": " + e.what());
+        }
         const auto steps = detail::metadata_number<std::int64_t>(f, pre + "step_count");
         const auto multiplier = detail::metadata_number<double>(f, pre + "lr_multiplier");
         const auto n_groups = detail::metadata_number<std::int64_t>(f, pre + "groups");
@@ -288,7 +292,11 @@ public:
             }
             double lr = detail::metadata_number<double>(f, g + "lr");
             double wd = detail::metadata_number<double>(f, g + "weight_decay");
-            check_group_hyper_parameters(lr, wd, gi);
+            try {
+                check_group_hyper_parameters(lr, wd, gi);
+            } catch (const value_error& e) {
+                throw value_error(where + ": " + e.what());
+            }
             group_hypers.emplace_back(lr, wd);
             for (const auto& p : params) {
                 const std::string s = pre + "state." + p.name + ".";

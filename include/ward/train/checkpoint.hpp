@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <string>
 
@@ -94,9 +95,17 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, const optim::P
         if (!(info.shape == p.value.shape()))
             throw shape_error(path.string() + ": tensor '" + p.name + "' is " + info.shape.str() + " in the checkpoint but " +
                               p.value.shape().str() + " in the model");
+        if (info.dtype != io::stored_dtype_of<T>())  // read_into would refuse it only after the others are read
+            throw dtype_error(path.string() + ": tensor '" + p.name + "' is stored as " +
+                              std::string(io::stored_dtype_name(info.dtype)) + ", the model's parameter is " +
+                              std::string(io::stored_dtype_name(io::stored_dtype_of<T>())));
     }
     CheckpointInfo out;
-    out.step = static_cast<std::int64_t>(detail::parse_u64(md, "ward.checkpoint.step", path));
+    const std::uint64_t step = detail::parse_u64(md, "ward.checkpoint.step", path);
+    if (step > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        throw parse_error(path.string() + ": checkpoint metadata 'ward.checkpoint.step' = " + std::to_string(step) +
+                          " is out of range");
+    out.step = static_cast<std::int64_t>(step);
     std::uint64_t offset = generator ? detail::parse_u64(md, "ward.checkpoint.generator_offset", path) : 0;
     if (state) state->check(f);
     opt.read_state(f, optimizer_prefix);  // checks itself fully before changing anything
