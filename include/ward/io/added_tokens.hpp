@@ -72,6 +72,14 @@ public:
         return all;
     }
 
+    /// One of find's two passes on its own: the matches in `text` of the tokens whose `normalized`
+    /// is as given (the tokenizer runs the second pass on normalized text).
+    std::vector<Match> find_pass(std::string_view text, bool allow_special, bool normalized) const {
+        std::vector<Match> matches;
+        if (!tokens_.empty()) find_in(text, 0, text.size(), allow_special, normalized, matches);
+        return matches;
+    }
+
 private:
     std::vector<AddedToken> tokens_;
     std::array<std::vector<std::size_t>, 256> by_first_byte_;

@@ -1,7 +1,12 @@
 #pragma once
-// Byte-level BPE (GPT-2, Llama-3, Qwen2): a piece of raw bytes is spelled in the byte-level alphabet,
-// one symbol per byte, and adjacent symbols are merged, lowest merge rank first (leftmost among
-// equal ranks), until no adjacent pair has a merge. This is the order Hugging Face `tokenizers`
+// BPE as Hugging Face `tokenizers` runs it, in one of two alphabets:
+//  - byte-level (GPT-2, Llama-3, Qwen2): a piece of raw bytes is spelled in the byte-level alphabet,
+//    one symbol per byte;
+//  - characters (SentencePiece-style: Llama-2, Mistral): one symbol per UTF-8 character; a character
+//    missing from the vocabulary becomes its bytes as <0xNN> tokens (byte_fallback), else the unk
+//    token (runs of unknown characters fused into one with fuse_unk).
+// Adjacent symbols are merged, lowest merge rank first (leftmost among equal ranks), until no
+// adjacent pair has a merge. This is the order Hugging Face `tokenizers`
 // merges in: a min-heap of candidate pairs over a linked list of symbols, O(n log n) per piece.
 // Pieces seen before come from a bounded cache shared by all threads.
 
@@ -23,6 +28,7 @@
 
 #include "ward/core/error.hpp"
 #include "ward/io/byte_level.hpp"
+#include "ward/io/utf8.hpp"
 
 namespace ward::io {
 
@@ -60,10 +66,19 @@ private:
 };
 }  // namespace detail
 
+/// How a piece becomes its first BPE symbols (see the header comment).
+struct BpeAlphabet {
+    bool byte_level = true;
+    bool byte_fallback = false;  // characters only
+    bool fuse_unk = false;       // characters only
+};
+
 class BpeModel {
 public:
     using Vocab = detail::StringMap<std::int32_t>;
     using Merges = std::vector<std::pair<std::string, std::string>>;
+
+    using Alphabet = BpeAlphabet;
 
     BpeModel() = default;
 
@@ -72,8 +87,8 @@ public:
     /// A merge naming a token not in the vocab, or whose result is not in it, is a parse_error
     /// naming `file` and the merge's line (1-based rank).
     BpeModel(Vocab vocab, const Merges& merges, bool ignore_merges, std::optional<std::int32_t> unk_id,
-             const std::string& file)
-        : vocab_(std::move(vocab)), ignore_merges_(ignore_merges), unk_id_(unk_id) {
+             const std::string& file, Alphabet alphabet = {})
+        : vocab_(std::move(vocab)), ignore_merges_(ignore_merges), unk_id_(unk_id), alphabet_(alphabet) {
         std::int32_t max_id = -1;
         for (const auto& [token, id] : vocab_) {
             if (id < 0) throw parse_error(file + ": token '" + token + "' has a negative id " + std::to_string(id));
@@ -91,7 +106,9 @@ public:
         }
         const auto& spell = byte_level_spellings();
         for (unsigned b = 0; b < 256; ++b) {
-            const auto it = vocab_.find(spell[b]);
+            static constexpr char hex[] = "0123456789ABCDEF";
+            const std::string fallback = std::string("<0x") + hex[b >> 4] + hex[b & 15] + ">";
+            const auto it = vocab_.find(alphabet_.byte_level ? spell[b] : fallback);
             byte_ids_[b] = it == vocab_.end() ? -1 : it->second;
         }
         merges_.reserve(merges.size());
@@ -114,6 +131,7 @@ public:
     /// One past the largest id.
     std::size_t size() const { return tokens_.size(); }
     std::size_t merge_count() const { return merges_.size(); }
+    const Alphabet& alphabet() const { return alphabet_; }
     bool ignores_merges() const { return ignore_merges_; }
 
     std::optional<std::int32_t> id(std::string_view token) const {
@@ -159,7 +177,8 @@ private:
 
     void encode_uncached(std::string_view piece, std::vector<std::int32_t>& out) const {
         if (ignore_merges_) {
-            if (const auto whole = vocab_.find(byte_level_encode(piece)); whole != vocab_.end()) {
+            if (const auto whole = vocab_.find(alphabet_.byte_level ? byte_level_encode(piece) : std::string(piece));
+                whole != vocab_.end()) {
                 out.push_back(whole->second);
                 return;
             }
@@ -168,14 +187,21 @@ private:
         thread_local std::vector<Candidate> heap;
         symbols.clear();
         heap.clear();
-        for (char c : piece) {
-            std::int32_t id = byte_ids_[static_cast<std::uint8_t>(c)];
-            if (id < 0) {
-                if (!unk_id_) continue;  // HF drops a symbol it cannot spell when there is no unk token
-                id = *unk_id_;
-            }
+        auto add = [&](std::int32_t id) {
             const auto n = static_cast<std::int32_t>(symbols.size());
             symbols.push_back({id, n - 1, n + 1});
+        };
+        if (alphabet_.byte_level) {
+            for (char c : piece) {
+                std::int32_t id = byte_ids_[static_cast<std::uint8_t>(c)];
+                if (id < 0) {
+                    if (!unk_id_) continue;  // HF drops a symbol it cannot spell when there is no unk token
+                    id = *unk_id_;
+                }
+                add(id);
+            }
+        } else {
+            first_symbols_by_character(piece, add);
         }
         if (symbols.empty()) return;
         symbols.back().next = -1;
@@ -211,6 +237,32 @@ private:
             out.push_back(symbols[static_cast<std::size_t>(i)].id);
     }
 
+    /// HF's BPE::merge_word before merging, quirks included: a pending unk is emitted only when the
+    /// next character is in the vocabulary (or at the end), so it may follow byte-fallback tokens.
+    template <class Add>
+    void first_symbols_by_character(std::string_view piece, Add&& add) const {
+        std::optional<std::int32_t> pending_unk;
+        for (std::size_t i = 0; i < piece.size();) {
+            const std::size_t begin = i;
+            next_code_point(piece, i);
+            const std::string_view character = piece.substr(begin, i - begin);
+            if (const auto it = vocab_.find(character); it != vocab_.end()) {
+                if (pending_unk) add(*std::exchange(pending_unk, std::nullopt));
+                add(it->second);
+                continue;
+            }
+            if (alphabet_.byte_fallback &&
+                std::all_of(character.begin(), character.end(), [&](char c) { return byte_ids_[static_cast<std::uint8_t>(c)] >= 0; })) {
+                for (char c : character) add(byte_ids_[static_cast<std::uint8_t>(c)]);
+                continue;
+            }
+            if (!unk_id_) continue;  // HF drops a character it cannot spell when there is no unk token
+            if (pending_unk && !alphabet_.fuse_unk) add(*pending_unk);
+            pending_unk = *unk_id_;
+        }
+        if (pending_unk) add(*pending_unk);
+    }
+
     Vocab vocab_;
     std::vector<std::string> tokens_;
     std::vector<bool> has_token_;
@@ -222,6 +274,7 @@ private:
     std::unordered_map<std::uint64_t, Merge> merges_;
     bool ignore_merges_ = false;
     std::optional<std::int32_t> unk_id_;
+    Alphabet alphabet_;
     std::shared_ptr<detail::PieceCache> cache_ = std::make_shared<detail::PieceCache>();
 };
 

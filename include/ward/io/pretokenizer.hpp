@@ -1,9 +1,12 @@
 #pragma once
-// Pre-tokenization as Hugging Face `tokenizers` does it for byte-level BPE: the text is cut into
-// pieces before BPE, and no merge crosses a piece boundary. Two steps, alone or in a Sequence:
+// Pre-tokenization as Hugging Face `tokenizers` does it: the text is cut into pieces before BPE, and
+// no merge crosses a piece boundary. Three steps, alone or in a Sequence:
 //   Split{pattern: {Regex|String}, behavior: Isolated|Removed, invert}   (Llama-3, Qwen2)
 //   ByteLevel{add_prefix_space, use_regex}   (GPT-2: use_regex with GPT-2's pattern)
-// Pieces stay raw bytes here; the BPE model maps them to the byte-level alphabet.
+//   Metaspace{replacement, prepend_scheme: always|first|never, split}   (Mistral): spaces become the
+//       replacement ("▁"), which is prepended unless the piece starts with it ("first": only to the
+//       piece that starts the text); with split, the piece is cut before every replacement.
+// Pieces stay raw bytes here; a byte-level BPE model maps them to the byte-level alphabet.
 
 #include <memory>
 #include <string>
@@ -27,11 +30,14 @@ class PreTokenizer {
 public:
     /// One step of the pipeline.
     struct Step {
-        enum class Kind { split, byte_level } kind = Kind::byte_level;
+        enum class Kind { split, byte_level, metaspace } kind = Kind::byte_level;
         std::shared_ptr<const Regex> regex;  // split; byte_level when it splits
         bool remove_matches = false;         // split: Removed instead of Isolated
         bool invert = false;                 // split: the pattern describes the pieces, not the cuts
-        bool add_prefix_space = false;       // byte_level
+        bool add_prefix_space = false;       // byte_level; metaspace: prepend to pieces (scheme always or first)
+        bool only_first = false;             // metaspace: prepend_scheme "first"
+        bool split_on_replacement = true;    // metaspace: split
+        std::string replacement;             // metaspace
     };
 
     PreTokenizer() = default;
@@ -53,13 +59,20 @@ public:
     }
 
     const std::vector<Step>& steps() const { return steps_; }
+    bool has_byte_level() const {
+        for (const Step& s : steps_)
+            if (s.kind == Step::Kind::byte_level) return true;
+        return false;
+    }
 
-    /// Cuts `text` (well-formed UTF-8) into pieces, appended to `pieces`.
-    void split(std::string_view text, std::vector<std::string>& pieces) const {
+    /// Cuts `text` (well-formed UTF-8) into pieces, appended to `pieces`. `at_text_start`: `text`
+    /// begins the whole input (Metaspace's prepend_scheme "first" prepends only there; HF asks
+    /// whether the piece's original offset is 0, which here only the first piece can have).
+    void split(std::string_view text, std::vector<std::string>& pieces, bool at_text_start = true) const {
         std::vector<std::string> current{std::string(text)}, next;
         for (const Step& step : steps_) {
             next.clear();
-            for (const std::string& piece : current) apply(step, piece, next);
+            for (std::size_t i = 0; i < current.size(); ++i) apply(step, current[i], at_text_start && i == 0, next);
             current.swap(next);
         }
         for (auto& piece : current)
@@ -69,7 +82,29 @@ public:
 private:
     std::vector<Step> steps_;
 
-    static void apply(const Step& step, const std::string& piece, std::vector<std::string>& out) {
+    static void apply(const Step& step, const std::string& piece, bool at_text_start, std::vector<std::string>& out) {
+        if (step.kind == Step::Kind::metaspace) {
+            std::string text;
+            for (char c : piece) {
+                if (c == ' ') text += step.replacement;
+                else text += c;
+            }
+            if (step.add_prefix_space && (at_text_start || !step.only_first) && !text.empty() &&
+                !text.starts_with(step.replacement))
+                text.insert(0, step.replacement);
+            if (!step.split_on_replacement) {
+                out.push_back(std::move(text));
+                return;
+            }
+            std::size_t begin = 0;  // HF's MergedWithNext: each replacement starts a piece
+            for (std::size_t at = text.find(step.replacement, 1); at != std::string::npos;
+                 at = text.find(step.replacement, at + step.replacement.size())) {
+                if (at > begin) out.push_back(text.substr(begin, at - begin));
+                begin = at;
+            }
+            if (begin < text.size()) out.push_back(text.substr(begin));
+            return;
+        }
         if (step.kind == Step::Kind::byte_level) {
             // As in HF: the prefix space goes on every piece that does not already start with one.
             std::string spaced;
@@ -150,9 +185,22 @@ private:
             s.remove_matches = behavior == "Removed";
             s.invert = flag(config, "invert", false, file);
             steps.push_back(std::move(s));
+        } else if (type == "Metaspace") {
+            Step s;
+            s.kind = Step::Kind::metaspace;
+            s.replacement = json_field_or(config, "replacement", "\xE2\x96\x81", file, "pre_tokenizer.");
+            if (s.replacement.empty()) throw parse_error(file + ": pre_tokenizer.replacement is empty");
+            const std::string scheme = json_field_or(config, "prepend_scheme", "always", file, "pre_tokenizer.");
+            if (scheme != "always" && scheme != "first" && scheme != "never")
+                throw parse_error(file + ": pre_tokenizer.prepend_scheme \"" + scheme + "\" is not always, first or never");
+            // Files older than prepend_scheme say add_prefix_space.
+            s.add_prefix_space = scheme != "never" && flag(config, "add_prefix_space", true, file);
+            s.only_first = scheme == "first";
+            s.split_on_replacement = flag(config, "split", true, file);
+            steps.push_back(std::move(s));
         } else {
             throw parse_error(file + ": pre_tokenizer type \"" + type +
-                              "\" is not supported (ByteLevel, Split and Sequence are)");
+                              "\" is not supported (ByteLevel, Split, Metaspace and Sequence are)");
         }
     }
 };

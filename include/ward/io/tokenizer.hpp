@@ -1,21 +1,29 @@
 #pragma once
-// ward::io::Tokenizer: byte-level BPE as GPT-2, Llama-3 and Qwen2 use it, giving the same ids as
-// Hugging Face `tokenizers` (encode with add_special_tokens=False: no BOS is added; prepend bos_id()
-// yourself where the model wants one).
+// ward::io::Tokenizer: BPE tokenizers giving the same ids as Hugging Face `tokenizers`:
+//  - byte-level BPE as GPT-2, Llama-3 and Qwen2 use it;
+//  - SentencePiece-style BPE as Llama-2 and Mistral's tokenizer.json describe it (normalizers
+//    Prepend/Replace, Metaspace, byte_fallback to <0xNN> tokens, decoders Replace/ByteFallback/Fuse/
+//    Strip/Metaspace; see normalizer.hpp, decoder.hpp).
 //
 //   auto tok = io::Tokenizer::from_dir("models/gpt2");   // tokenizer.json, or encoder.json + vocab.bpe
-//   std::vector<std::int32_t> ids = tok.encode("Hello world<|endoftext|>");
+//   std::vector<std::int32_t> ids = tok.encode("Hello world<|endoftext|>");   // no BOS added
+//   auto with_bos = tok.encode("Hello", io::AddSpecialTokens::yes);             // HF's default
 //   std::string text = tok.decode(ids);
 //
+// encode(text) is HF's encode(text, add_special_tokens=False); encode(text, AddSpecialTokens::yes)
+// adds what the post-processor says (post_processor.hpp; tokenizer_config.json's add_bos_token /
+// add_eos_token override it, as transformers' LlamaTokenizerFast does).
 // encode: (1) ill-formed UTF-8 is repaired first, each maximal ill-formed subsequence becoming
 // U+FFFD, as Python's bytes.decode("utf-8", "replace") does before text reaches HF (see utf8.hpp);
-// (2) added/special tokens are cut out verbatim; (3) the pre-tokenizer splits the rest (PCRE2);
-// (4) BPE encodes each piece. decode gives the raw bytes the tokens spell, so decode(encode(s)) == s
-// for well-formed s; a cut through a multi-byte character leaves an incomplete sequence, which
-// sanitize_utf8 turns into exactly what HF's decode returns.
+// (2) added tokens with normalized = false are cut out verbatim; (3) the normalizer runs on the text
+// between them, and added tokens with normalized = true are cut out of its result; (4) the
+// pre-tokenizer splits the rest (PCRE2); (5) BPE encodes each piece.
+// decode, byte-level: the raw bytes the tokens spell, so decode(encode(s)) == s for well-formed s; a
+// cut through a multi-byte character leaves an incomplete sequence, which sanitize_utf8 turns into
+// exactly what HF's decode returns. Otherwise the decoder chain runs on the tokens as in HF.
 //
-// Normalizers are not applied: GPT-2 and Llama-3 have none; Qwen2's NFC is accepted and skipped, which
-// differs from HF only on text that is not already in NFC.
+// Qwen2's NFC normalizer is accepted and skipped, which differs from HF only on text that is not
+// already in NFC.
 // Needs PCRE2 (-lpcre2-8) and nlohmann-json.
 
 #include <algorithm>
@@ -38,15 +46,21 @@
 #include "ward/io/added_tokens.hpp"
 #include "ward/io/bpe.hpp"
 #include "ward/io/byte_level.hpp"
+#include "ward/io/decoder.hpp"
 #include "ward/io/json_field.hpp"
+#include "ward/io/normalizer.hpp"
+#include "ward/io/post_processor.hpp"
 #include "ward/io/pretokenizer.hpp"
 #include "ward/io/utf8.hpp"
 
 namespace ward::io {
 
+/// Whether encode adds the post-processor's special tokens (HF's add_special_tokens).
+enum class AddSpecialTokens : bool { no = false, yes = true };
+
 class Tokenizer {
 public:
-    /// A Hugging Face tokenizer.json with a BPE model (byte-level pre-tokenizer and decoder).
+    /// A Hugging Face tokenizer.json with a BPE model (byte-level, or SentencePiece-style).
     static Tokenizer from_hf_json(const std::filesystem::path& path) {
         const std::string file = path.string();
         const nlohmann::json root = read_json(path);
@@ -66,16 +80,24 @@ public:
             throw parse_error(file + ": model.type is " + model["type"].dump() + "; only \"BPE\" is supported");
         for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
             if (model.contains(key) && !model[key].is_null() && model[key] != "")
-                throw parse_error(file + ": model." + key + " is not supported by byte-level BPE");
+                throw parse_error(file + ": model." + key + " is not supported");
         if (model.contains("dropout") && !model["dropout"].is_null() && model["dropout"] != 0)
             throw parse_error(file + ": model.dropout is a training-time option and is not supported");
-        if (json_field_or(model, "byte_fallback", false, file, "model."))
-            throw parse_error(file + ": model.byte_fallback is not supported");
-        check_normalizer(root.value("normalizer", nlohmann::json()), file);
-        if (root.contains("decoder") && !root["decoder"].is_null() &&
-            !(root["decoder"].is_object() && json_field_or(root["decoder"], "type", "", file, "decoder.") == "ByteLevel"))
-            throw parse_error(file + ": decoder " + root["decoder"].dump().substr(0, 200) +
-                              " is not supported (only ByteLevel is)");
+        Normalizer normalizer = Normalizer::from_json(root.value("normalizer", nlohmann::json()), file);
+        PreTokenizer pre_tokenizer = PreTokenizer::from_json(root.value("pre_tokenizer", nlohmann::json()), file);
+        Decoder decoder = Decoder::from_json(root.value("decoder", nlohmann::json()), file);
+        PostProcessor post_processor = PostProcessor::from_json(root.value("post_processor", nlohmann::json()), file);
+        // HF's BPE works on characters; byte-level tokenizers get theirs from the ByteLevel
+        // pre-tokenizer, which we fold into the model instead.
+        BpeModel::Alphabet alphabet;
+        alphabet.byte_level = pre_tokenizer.has_byte_level() || decoder.is_byte_level();
+        alphabet.byte_fallback = json_field_or(model, "byte_fallback", false, file, "model.");
+        alphabet.fuse_unk = json_field_or(model, "fuse_unk", false, file, "model.");
+        if (alphabet.byte_level && alphabet.byte_fallback)
+            throw parse_error(file + ": model.byte_fallback with a ByteLevel pre-tokenizer or decoder is not supported");
+        if (alphabet.byte_level && !normalizer.empty())
+            throw parse_error(file + ": normalizer " + detail::json_excerpt(root["normalizer"], 200) +
+                              " with a byte-level tokenizer is not supported");
 
         BpeModel::Vocab vocab = vocab_from_json(model.contains("vocab") ? model["vocab"] : nlohmann::json(), file, "model.vocab");
         if (!model.contains("merges") || !model["merges"].is_array()) throw parse_error(file + ": no model.merges array");
@@ -121,8 +143,11 @@ public:
                 added.push_back(std::move(a));
             }
         }
-        Tokenizer tok(BpeModel(std::move(vocab), merges, ignore_merges, unk, file),
-                      PreTokenizer::from_json(root.value("pre_tokenizer", nlohmann::json()), file), std::move(added));
+        Tokenizer tok(BpeModel(std::move(vocab), merges, ignore_merges, unk, file, alphabet), std::move(pre_tokenizer),
+                      std::move(added));
+        tok.normalizer_ = std::move(normalizer);
+        tok.decoder_ = std::move(decoder);
+        tok.post_processor_ = std::move(post_processor);
         tok.guess_bos_eos();
         return tok;
     }
@@ -153,7 +178,9 @@ public:
     }
 
     /// A model directory: tokenizer.json if present, else encoder.json or vocab.json with vocab.bpe or
-    /// merges.txt. A tokenizer_config.json there names bos/eos ("bos_token", "eos_token").
+    /// merges.txt. A tokenizer_config.json there names bos/eos ("bos_token", "eos_token"); its
+    /// "add_bos_token" / "add_eos_token", where either is present, replace the post-processor by
+    /// [bos] $A [eos] (defaults true and false, as transformers' LlamaTokenizerFast).
     static Tokenizer from_dir(const std::filesystem::path& dir) {
         namespace fs = std::filesystem;
         auto first_of = [&](std::initializer_list<const char*> names) -> std::optional<fs::path> {
@@ -175,8 +202,9 @@ public:
         return tok;
     }
 
-    /// The ids of `text`. With allow_special = false, special tokens in the text are ordinary text
-    /// (as HF's encode_special_tokens = True); non-special added tokens are still matched.
+    /// The ids of `text`, as HF's encode(text, add_special_tokens=False). With allow_special = false,
+    /// special tokens in the text are ordinary text (as HF's encode_special_tokens = True); non-special
+    /// added tokens are still matched.
     std::vector<std::int32_t> encode(std::string_view text, bool allow_special = true) const {
         std::string repaired;
         if (!is_valid_utf8(text)) {
@@ -186,25 +214,64 @@ public:
         std::vector<std::int32_t> ids;
         ids.reserve(text.size() / 3 + 1);
         std::vector<std::string> pieces;
-        auto encode_plain = [&](std::string_view part) {
+        auto encode_plain = [&](std::string_view part, bool at_text_start) {
             if (part.empty()) return;
             pieces.clear();
-            pre_tokenizer_.split(part, pieces);
+            pre_tokenizer_.split(part, pieces, at_text_start);
             for (const auto& piece : pieces) model_->encode_piece(piece, ids);
         };
+        if (normalizer_.empty()) {  // both passes of added tokens on the text itself
+            std::size_t done = 0;
+            for (const auto& m : added_.find(text, allow_special)) {
+                encode_plain(text.substr(done, m.begin - done), done == 0);
+                ids.push_back(m.token->id);
+                done = m.end;
+            }
+            encode_plain(text.substr(done), done == 0);
+            return ids;
+        }
+        auto encode_normalized = [&](std::string_view raw, bool at_text_start) {
+            const std::string normalized = normalizer_.apply(raw);
+            const std::string_view part = normalized;
+            std::size_t done = 0;
+            for (const auto& m : added_.find_pass(part, allow_special, true)) {
+                encode_plain(part.substr(done, m.begin - done), at_text_start && done == 0);
+                ids.push_back(m.token->id);
+                done = m.end;
+            }
+            encode_plain(part.substr(done), at_text_start && done == 0);
+        };
         std::size_t done = 0;
-        for (const auto& m : added_.find(text, allow_special)) {
-            encode_plain(text.substr(done, m.begin - done));
+        for (const auto& m : added_.find_pass(text, allow_special, false)) {
+            encode_normalized(text.substr(done, m.begin - done), done == 0);
             ids.push_back(m.token->id);
             done = m.end;
         }
-        encode_plain(text.substr(done));
+        encode_normalized(text.substr(done), done == 0);
         return ids;
     }
 
-    /// The bytes `ids` spell (special tokens as their text unless `skip_special`, as HF's
-    /// skip_special_tokens). An id without a token is an index_error naming it and the vocab size.
+    /// As HF's encode(text, add_special_tokens): with AddSpecialTokens::yes the post-processor's
+    /// tokens (Llama-2: <s>) are added around the ids.
+    std::vector<std::int32_t> encode(std::string_view text, AddSpecialTokens add, bool allow_special = true) const {
+        std::vector<std::int32_t> ids = encode(text, allow_special);
+        return add == AddSpecialTokens::yes ? post_processor_.apply(std::move(ids)) : ids;
+    }
+
+    /// The text `ids` spell (special tokens as their text unless `skip_special`, as HF's
+    /// skip_special_tokens); byte-level: the raw bytes. An id without a token is an index_error
+    /// naming it and the vocab size.
     std::string decode(std::span<const std::int32_t> ids, bool skip_special = false) const {
+        if (!model_->alphabet().byte_level) {
+            std::vector<std::string> tokens;
+            tokens.reserve(ids.size());
+            for (const std::int32_t id : ids) {
+                const AddedToken* added = added_token(id);
+                if (added && added->special && skip_special) continue;
+                tokens.push_back(token_or_throw(id));
+            }
+            return decoder_.decode(std::move(tokens));
+        }
         std::string out;
         out.reserve(ids.size() * 4);
         for (const std::int32_t id : ids) {
@@ -231,6 +298,10 @@ public:
     void set_eos_id(std::optional<std::int32_t> id) { eos_ = id; }
     const std::vector<AddedToken>& added_tokens() const { return added_.tokens(); }
     const PreTokenizer& pre_tokenizer() const { return pre_tokenizer_; }
+    const Normalizer& normalizer() const { return normalizer_; }
+    const Decoder& decoder() const { return decoder_; }
+    const PostProcessor& post_processor() const { return post_processor_; }
+    void set_post_processor(PostProcessor p) { post_processor_ = std::move(p); }
     const BpeModel& model() const { return *model_; }
 
     Tokenizer() = default;
@@ -255,6 +326,9 @@ private:
 
     std::shared_ptr<const BpeModel> model_ = std::make_shared<const BpeModel>();
     PreTokenizer pre_tokenizer_;
+    Normalizer normalizer_;
+    Decoder decoder_;
+    PostProcessor post_processor_;
     AddedTokenMatcher added_;
     std::size_t vocab_size_ = 0;
     std::optional<std::int32_t> bos_, eos_;
@@ -308,17 +382,6 @@ private:
         return {merge.substr(0, space), merge.substr(space + 1)};
     }
 
-    static void check_normalizer(const nlohmann::json& n, const std::string& file) {
-        if (n.is_null()) return;
-        const std::string type = json_field_or(n, "type", "", file, "normalizer.");
-        if (type == "NFC") return;  // skipped: see the header comment
-        if (type == "Sequence" && n.contains("normalizers") && n["normalizers"].is_array()) {
-            for (const auto& inner : n["normalizers"]) check_normalizer(inner, file);
-            return;
-        }
-        throw parse_error(file + ": normalizer " + n.dump().substr(0, 200) + " is not supported");
-    }
-
     /// The usual names: GPT-2's <|endoftext|> is both; Llama-3's <|begin_of_text|> / <|end_of_text|>.
     void guess_bos_eos() {
         auto find = [&](std::initializer_list<const char*> names) -> std::optional<std::int32_t> {
@@ -351,6 +414,14 @@ private:
         };
         named("bos_token", bos_);
         named("eos_token", eos_);
+        if (!config.contains("add_bos_token") && !config.contains("add_eos_token")) return;
+        const std::string file = path.string();
+        const bool add_bos = json_field_or(config, "add_bos_token", true, file);
+        const bool add_eos = json_field_or(config, "add_eos_token", false, file);
+        if (add_bos && !bos_) throw parse_error(file + ": add_bos_token is true but there is no bos_token");
+        if (add_eos && !eos_) throw parse_error(file + ": add_eos_token is true but there is no eos_token");
+        post_processor_ = PostProcessor::around(add_bos ? std::vector{*bos_} : std::vector<std::int32_t>{},
+                                                add_eos ? std::vector{*eos_} : std::vector<std::int32_t>{});
     }
 };
 
