@@ -1,0 +1,201 @@
+// SentencePiece-style BPE (Llama-2, Mistral) against Hugging Face `tokenizers`
+// (fixtures/make_sentencepiece_tokenizer.py): a tokenizer trained there on DecodingTrust, written as
+// Llama-2 and as Mistral lay out their tokenizer.json, and HF's ids (with and without the
+// post-processor's <s>) and decoded text for DecodingTrust slices and edge cases (byte fallback,
+// whitespace runs, emoji, CJK, <s>/</s> in the text); then the pieces one by one, the add_bos_token /
+// add_eos_token override from tokenizer_config.json, and malformed files.
+#include <boost/test/unit_test.hpp>
+
+#include <ward/io/tokenizer.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <stdlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "error_message.hpp"
+
+namespace fs = std::filesystem;
+using ward::io::AddSpecialTokens;
+using ward::io::Tokenizer;
+using Ids = std::vector<std::int32_t>;
+
+namespace {
+
+const fs::path fixtures = fs::path(__FILE__).parent_path() / "fixtures";
+
+std::vector<nlohmann::json> reference() {
+    std::ifstream in(fixtures / "sentencepiece_reference.jsonl");
+    BOOST_REQUIRE_MESSAGE(in, "cannot open sentencepiece_reference.jsonl");
+    std::vector<nlohmann::json> records;
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty()) records.push_back(nlohmann::json::parse(line));
+    return records;
+}
+
+/// Compares `tok` with HF on every reference string under `name` ("llama" or "mistral"): ids without
+/// and with special tokens, decode skipping special tokens, and (edge cases) decode keeping them.
+/// Returns the number of strings compared.
+std::size_t compare_with_hf(const Tokenizer& tok, const std::string& name) {
+    const auto records = reference();
+    const std::int32_t bos = tok.token_to_id("<s>").value();
+    std::size_t compared = 0, mismatches = 0, kept_compared = 0, byte_fallbacks = 0;
+    auto fail = [&](const nlohmann::json& r, const char* what) {
+        if (++mismatches <= 8) BOOST_ERROR(name << ": " << what << " differs from HF for " << r["text"].dump());
+    };
+    for (const auto& r : records) {
+        const std::string text = r["text"].get<std::string>();
+        const Ids want = r[name].get<Ids>();
+        Ids want_special = r.contains(name + "_special") ? r[name + "_special"].get<Ids>() : Ids{bos};
+        if (!r.contains(name + "_special")) want_special.insert(want_special.end(), want.begin(), want.end());
+        const std::string want_decoded = r.value(name + "_decoded", text);
+
+        const Ids got = tok.encode(text);
+        const Ids got_special = tok.encode(text, AddSpecialTokens::yes);
+        if (got != want) fail(r, "ids");
+        if (got_special != want_special) fail(r, "ids with special tokens");
+        if (tok.decode(want_special, true) != want_decoded) fail(r, "decode(skip_special_tokens)");
+        if (r.contains(name + "_kept")) {
+            ++kept_compared;
+            if (tok.decode(want_special) != r[name + "_kept"].get<std::string>()) fail(r, "decode");
+        }
+        for (const std::int32_t id : want) byte_fallbacks += id >= 3 && id <= 258;
+        ++compared;
+    }
+    BOOST_TEST_MESSAGE(name << "-style: " << compared << " strings compared with HF tokenizers, " << mismatches
+                            << " differences");
+    BOOST_TEST(mismatches == 0u);
+    BOOST_TEST(compared > 1000u);
+    BOOST_TEST(kept_compared > 50u);
+    BOOST_TEST(byte_fallbacks > 100u);  // the fixtures do exercise byte fallback
+    return compared;
+}
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        std::string pattern = (fs::temp_directory_path() / "ward-sp-XXXXXX").string();
+        if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+        path = pattern;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+void write_text(const fs::path& p, const std::string& s) {
+    std::ofstream out(p, std::ios::binary);
+    out << s;
+}
+
+nlohmann::json llama2_json() {
+    std::ifstream in(fixtures / "llama2_style_tokenizer.json");
+    return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(io_sentencepiece_tokenizer)
+
+BOOST_AUTO_TEST_CASE(llama2_style_matches_hf) {
+    const Tokenizer tok = Tokenizer::from_hf_json(fixtures / "llama2_style_tokenizer.json");
+    BOOST_TEST(!tok.model().alphabet().byte_level);
+    BOOST_TEST(tok.model().alphabet().byte_fallback);
+    BOOST_TEST(tok.normalizer().steps().size() == 2u);
+    BOOST_TEST(compare_with_hf(tok, "llama") > 1000u);
+}
+
+BOOST_AUTO_TEST_CASE(mistral_style_matches_hf) {
+    const Tokenizer tok = Tokenizer::from_hf_json(fixtures / "mistral_style_tokenizer.json");
+    BOOST_TEST(tok.normalizer().empty());
+    BOOST_TEST(tok.pre_tokenizer().steps().size() == 1u);
+    BOOST_TEST(compare_with_hf(tok, "mistral") > 1000u);
+}
+
+BOOST_AUTO_TEST_CASE(byte_fallback_spells_unknown_characters_as_bytes) {
+    const Tokenizer tok = Tokenizer::from_hf_json(fixtures / "llama2_style_tokenizer.json");
+    // "Ω" is U+03A9, UTF-8 CE A9, and not among the 60 characters of the trained alphabet.
+    BOOST_TEST(!tok.token_to_id("\xCE\xA9").has_value());
+    const Ids ids = tok.encode("\xCE\xA9");
+    BOOST_REQUIRE(ids.size() == 3u);
+    BOOST_TEST(ids[0] == tok.token_to_id("\xE2\x96\x81").value());
+    BOOST_TEST(ids[1] == 3 + 0xCE);  // <0xCE>: the byte tokens sit at ids 3..258
+    BOOST_TEST(ids[2] == 3 + 0xA9);
+    BOOST_TEST(tok.id_to_token(ids[1]) == "<0xCE>");
+    BOOST_TEST(tok.decode(ids) == "\xCE\xA9");
+    // A lone byte that is not UTF-8 decodes to U+FFFD per byte, as HF's ByteFallback decoder.
+    BOOST_TEST(tok.decode(Ids{3 + 0xCE, 3 + 0xCE}) == "\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+BOOST_AUTO_TEST_CASE(without_byte_fallback_unknown_characters_fuse_into_unk) {
+    nlohmann::json j = llama2_json();
+    j["model"]["byte_fallback"] = false;
+    const Tokenizer fused = Tokenizer::from_hf_config(j, "fused.json");
+    const Ids a = fused.encode("\xCE\xA9\xCE\xA9");  // ▁ then two unknown characters
+    BOOST_TEST((a == Ids{fused.token_to_id("\xE2\x96\x81").value(), 0}));
+    j["model"]["fuse_unk"] = false;
+    const Tokenizer unfused = Tokenizer::from_hf_config(j, "unfused.json");
+    BOOST_TEST((unfused.encode("\xCE\xA9\xCE\xA9") == Ids{fused.token_to_id("\xE2\x96\x81").value(), 0, 0}));
+}
+
+BOOST_AUTO_TEST_CASE(tokenizer_config_add_bos_and_eos_override_the_template) {
+    TempDir dir;
+    fs::copy_file(fixtures / "llama2_style_tokenizer.json", dir.path / "tokenizer.json");
+    const Ids plain = Tokenizer::from_dir(dir.path).encode("Hello");
+    auto with_config = [&](const std::string& config) {
+        write_text(dir.path / "tokenizer_config.json", config);
+        return Tokenizer::from_dir(dir.path).encode("Hello", AddSpecialTokens::yes);
+    };
+    Ids bos_eos{1};
+    bos_eos.insert(bos_eos.end(), plain.begin(), plain.end());
+    bos_eos.push_back(2);
+    BOOST_TEST((with_config(R"({"bos_token": "<s>", "eos_token": "</s>", "add_eos_token": true})") == bos_eos));
+    BOOST_TEST((with_config(R"({"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": false})") == plain));
+    Ids eos_only = plain;
+    eos_only.push_back(2);
+    BOOST_TEST((with_config(R"({"eos_token": "</s>", "add_bos_token": false, "add_eos_token": true})") == eos_only));
+    Ids bos_only{1};
+    bos_only.insert(bos_only.end(), plain.begin(), plain.end());
+    BOOST_TEST((with_config(R"({"bos_token": "<s>"})") == bos_only));  // no add_*: the tokenizer.json template
+    write_text(dir.path / "tokenizer_config.json", R"({"bos_token": null, "add_bos_token": true})");
+    const std::string msg = ward::testing::message_of<ward::parse_error>([&] { (void)Tokenizer::from_dir(dir.path); });
+    BOOST_TEST(msg.find("tokenizer_config.json") != std::string::npos, msg);
+    BOOST_TEST(msg.find("add_bos_token") != std::string::npos, msg);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_sentencepiece_fields_are_parse_errors_naming_file_and_field) {
+    struct Case {
+        std::function<void(nlohmann::json&)> edit;
+        std::string says;
+    };
+    const std::vector<Case> cases = {
+        {[](auto& j) { j["normalizer"]["normalizers"][0]["prepend"] = 3; }, "field 'normalizer.normalizers[0].prepend' must be a string"},
+        {[](auto& j) { j["normalizer"]["normalizers"][1]["pattern"] = {{"Regex", " +"}}; }, "normalizer.normalizers[1].pattern"},
+        {[](auto& j) { j["normalizer"]["normalizers"][1] = {{"type", "NFKC"}}; }, "normalizer.normalizers[1]"},
+        {[](auto& j) { j["decoder"]["decoders"][3]["start"] = -1; }, "field 'decoder.decoders[3].start'"},
+        {[](auto& j) { j["decoder"]["decoders"][0]["content"] = nullptr; }, "missing field 'decoder.decoders[0].content'"},
+        {[](auto& j) { j["decoder"]["decoders"][1] = {{"type", "CTC"}}; }, "decoder.decoders[1]"},
+        {[](auto& j) { j["post_processor"]["single"][0]["SpecialToken"]["id"] = "<t>"; }, "'<t>', which is not in post_processor.special_tokens"},
+        {[](auto& j) { j["post_processor"]["special_tokens"]["<s>"]["ids"] = "1"; }, "post_processor.special_tokens['<s>'].ids"},
+        {[](auto& j) { j["post_processor"] = {{"type", "Unknown"}}; }, "post_processor"},
+        {[](auto& j) { j["model"]["fuse_unk"] = "yes"; }, "field 'model.fuse_unk' must be true or false"},
+        {[](auto& j) { j["pre_tokenizer"] = {{"type", "Metaspace"}, {"prepend_scheme", "sometimes"}}; }, "pre_tokenizer.prepend_scheme"},
+    };
+    for (const auto& c : cases) {
+        nlohmann::json j = llama2_json();
+        c.edit(j);
+        const std::string msg = ward::testing::message_of<ward::parse_error>([&] { (void)Tokenizer::from_hf_config(j, "sp.json"); });
+        BOOST_TEST(msg.find("sp.json: ") == 0u, msg);
+        BOOST_TEST(msg.find(c.says) != std::string::npos, msg);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
