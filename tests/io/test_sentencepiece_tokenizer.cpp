@@ -186,6 +186,7 @@ BOOST_AUTO_TEST_CASE(malformed_sentencepiece_fields_are_parse_errors_naming_file
         {[](auto& j) { j["post_processor"]["single"][0]["SpecialToken"]["id"] = "<t>"; }, "'<t>', which is not in post_processor.special_tokens"},
         {[](auto& j) { j["post_processor"]["special_tokens"]["<s>"]["ids"] = "1"; }, "post_processor.special_tokens['<s>'].ids"},
         {[](auto& j) { j["post_processor"] = {{"type", "Unknown"}}; }, "post_processor"},
+        {[](auto& j) { j["post_processor"]["special_tokens"]["<s>"]["ids"] = {5000}; }, "post_processor adds id 5000"},
         {[](auto& j) { j["model"]["fuse_unk"] = "yes"; }, "field 'model.fuse_unk' must be true or false"},
         {[](auto& j) { j["pre_tokenizer"] = {{"type", "Metaspace"}, {"prepend_scheme", "sometimes"}}; }, "pre_tokenizer.prepend_scheme"},
     };

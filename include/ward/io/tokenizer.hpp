@@ -148,6 +148,10 @@ public:
         tok.normalizer_ = std::move(normalizer);
         tok.decoder_ = std::move(decoder);
         tok.post_processor_ = std::move(post_processor);
+        for (const auto& piece : tok.post_processor_.single())
+            for (const std::int32_t id : piece.ids)
+                if (id < 0 || static_cast<std::size_t>(id) >= tok.vocab_size_ || !tok.has_token(id))
+                    throw parse_error(file + ": post_processor adds id " + std::to_string(id) + ", which has no token");
         tok.guess_bos_eos();
         return tok;
     }
@@ -340,6 +344,8 @@ private:
             return nullptr;
         return &added_.tokens()[static_cast<std::size_t>(added_by_id_[static_cast<std::size_t>(id)])];
     }
+
+    bool has_token(std::int32_t id) const { return added_token(id) || model_->token(id); }
 
     const std::string& token_or_throw(std::int32_t id) const {
         if (const AddedToken* a = added_token(id)) return a->content;  // overrides the vocabulary's spelling
