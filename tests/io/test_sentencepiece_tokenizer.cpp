@@ -1,9 +1,9 @@
-// SentencePiece-style BPE (Llama-2, Mistral) against Hugging Face `tokenizers`
+// SentencePiece-style BPE (Llama-2, Mistral, plain Metaspace) against Hugging Face `tokenizers`
 // (fixtures/make_sentencepiece_tokenizer.py): a tokenizer trained there on DecodingTrust, written as
-// Llama-2 and as Mistral lay out their tokenizer.json, and HF's ids (with and without the
-// post-processor's <s>) and decoded text for DecodingTrust slices and edge cases (byte fallback,
-// whitespace runs, emoji, CJK, <s>/</s> in the text); then the pieces one by one, the add_bos_token /
-// add_eos_token override from tokenizer_config.json, and malformed files.
+// Llama-2 and as Mistral lay out their tokenizer.json and with a splitting Metaspace, and HF's ids
+// (with and without the post-processor's tokens) and decoded text for DecodingTrust slices and edge
+// cases (byte fallback, whitespace runs, emoji, CJK, <s>/</s> in the text); then the pieces one by
+// one, the add_bos_token / add_eos_token override from tokenizer_config.json, and malformed files.
 #include <boost/test/unit_test.hpp>
 
 #include <ward/io/tokenizer.hpp>
@@ -40,10 +40,11 @@ std::vector<nlohmann::json> reference() {
     return records;
 }
 
-/// Compares `tok` with HF on every reference string under `name` ("llama" or "mistral"): ids without
-/// and with special tokens, decode skipping special tokens, and (edge cases) decode keeping them.
-/// Returns the number of strings compared.
-std::size_t compare_with_hf(const Tokenizer& tok, const std::string& name) {
+/// Compares `tok` with HF on every reference string that has ids under `name` ("llama", "mistral",
+/// "metaspace"): ids without and with special tokens (where the file does not spell them out, HF gave
+/// <s> + ids + `suffix`, as the generator checked), decode skipping special tokens, and (edge
+/// cases) decode keeping them. Returns the number of strings compared.
+std::size_t compare_with_hf(const Tokenizer& tok, const std::string& name, const Ids& suffix = {}) {
     const auto records = reference();
     const std::int32_t bos = tok.token_to_id("<s>").value();
     std::size_t compared = 0, mismatches = 0, kept_compared = 0, byte_fallbacks = 0;
@@ -51,10 +52,14 @@ std::size_t compare_with_hf(const Tokenizer& tok, const std::string& name) {
         if (++mismatches <= 8) BOOST_ERROR(name << ": " << what << " differs from HF for " << r["text"].dump());
     };
     for (const auto& r : records) {
+        if (!r.contains(name)) continue;
         const std::string text = r["text"].get<std::string>();
         const Ids want = r[name].get<Ids>();
         Ids want_special = r.contains(name + "_special") ? r[name + "_special"].get<Ids>() : Ids{bos};
-        if (!r.contains(name + "_special")) want_special.insert(want_special.end(), want.begin(), want.end());
+        if (!r.contains(name + "_special")) {
+            want_special.insert(want_special.end(), want.begin(), want.end());
+            want_special.insert(want_special.end(), suffix.begin(), suffix.end());
+        }
         const std::string want_decoded = r.value(name + "_decoded", text);
 
         const Ids got = tok.encode(text);
@@ -72,9 +77,8 @@ std::size_t compare_with_hf(const Tokenizer& tok, const std::string& name) {
     BOOST_TEST_MESSAGE(name << "-style: " << compared << " strings compared with HF tokenizers, " << mismatches
                             << " differences");
     BOOST_TEST(mismatches == 0u);
-    BOOST_TEST(compared > 1000u);
     BOOST_TEST(kept_compared > 50u);
-    BOOST_TEST(byte_fallbacks > 100u);  // the fixtures do exercise byte fallback
+    BOOST_TEST(byte_fallbacks > 30u);  // the fixtures do exercise byte fallback
     return compared;
 }
 
@@ -110,14 +114,23 @@ BOOST_AUTO_TEST_CASE(llama2_style_matches_hf) {
     BOOST_TEST(!tok.model().alphabet().byte_level);
     BOOST_TEST(tok.model().alphabet().byte_fallback);
     BOOST_TEST(tok.normalizer().steps().size() == 2u);
-    BOOST_TEST(compare_with_hf(tok, "llama") > 1000u);
+    BOOST_TEST(compare_with_hf(tok, "llama") >= 1000u);
 }
 
 BOOST_AUTO_TEST_CASE(mistral_style_matches_hf) {
     const Tokenizer tok = Tokenizer::from_hf_json(fixtures / "mistral_style_tokenizer.json");
     BOOST_TEST(tok.normalizer().empty());
     BOOST_TEST(tok.pre_tokenizer().steps().size() == 1u);
-    BOOST_TEST(compare_with_hf(tok, "mistral") > 1000u);
+    BOOST_TEST(compare_with_hf(tok, "mistral") >= 1000u);
+}
+
+BOOST_AUTO_TEST_CASE(metaspace_split_and_decoder_match_hf) {
+    // Metaspace(prepend_scheme "always", split true), decoder [ByteFallback, Metaspace], and
+    // TemplateProcessing "<s> $A </s>" inside a Sequence with ByteLevel.
+    const Tokenizer tok = Tokenizer::from_hf_json(fixtures / "metaspace_tokenizer.json");
+    BOOST_TEST(tok.decoder().steps().size() == 2u);
+    BOOST_TEST(tok.post_processor().single().size() == 3u);
+    BOOST_TEST(compare_with_hf(tok, "metaspace", Ids{2}) >= 300u);
 }
 
 BOOST_AUTO_TEST_CASE(byte_fallback_spells_unknown_characters_as_bytes) {
