@@ -160,28 +160,33 @@ BOOST_AUTO_TEST_CASE(without_byte_fallback_unknown_characters_fuse_into_unk) {
 }
 
 BOOST_AUTO_TEST_CASE(tokenizer_config_add_bos_and_eos_override_the_template) {
+    // fixtures/add_bos_eos_reference.json: transformers' LlamaTokenizerFast given add_bos_token /
+    // add_eos_token (or neither, keeping tokenizer.json's "<s> $A") on the Mistral-style tokenizer.
+    std::ifstream in(fixtures / "add_bos_eos_reference.json");
+    const auto reference = nlohmann::json::parse(in);
+    const auto texts = reference["texts"].get<std::vector<std::string>>();
     TempDir dir;
-    fs::copy_file(fixtures / "llama2_style_tokenizer.json", dir.path / "tokenizer.json");
-    const Ids plain = Tokenizer::from_dir(dir.path).encode("Hello");
-    auto with_config = [&](const std::string& config) {
-        write_text(dir.path / "tokenizer_config.json", config);
-        return Tokenizer::from_dir(dir.path).encode("Hello", AddSpecialTokens::yes);
-    };
-    Ids bos_eos{1};
-    bos_eos.insert(bos_eos.end(), plain.begin(), plain.end());
-    bos_eos.push_back(2);
-    BOOST_TEST((with_config(R"({"bos_token": "<s>", "eos_token": "</s>", "add_eos_token": true})") == bos_eos));
-    BOOST_TEST((with_config(R"({"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": false})") == plain));
-    Ids eos_only = plain;
-    eos_only.push_back(2);
-    BOOST_TEST((with_config(R"({"eos_token": "</s>", "add_bos_token": false, "add_eos_token": true})") == eos_only));
-    Ids bos_only{1};
-    bos_only.insert(bos_only.end(), plain.begin(), plain.end());
-    BOOST_TEST((with_config(R"({"bos_token": "<s>"})") == bos_only));  // no add_*: the tokenizer.json template
+    fs::copy_file(fixtures / "mistral_style_tokenizer.json", dir.path / "tokenizer.json");
+    std::size_t compared = 0;
+    for (const auto& c : reference["cases"]) {
+        nlohmann::json config = {{"bos_token", "<s>"}, {"eos_token", "</s>"}};
+        for (const char* key : {"add_bos_token", "add_eos_token"})
+            if (c.contains(key)) config[key] = c[key];
+        write_text(dir.path / "tokenizer_config.json", config.dump());
+        const Tokenizer tok = Tokenizer::from_dir(dir.path);
+        for (std::size_t i = 0; i < texts.size(); ++i) {
+            BOOST_TEST((tok.encode(texts[i], AddSpecialTokens::yes) == c["ids"][i].get<Ids>()), config.dump() << " on " << texts[i]);
+            ++compared;
+        }
+    }
+    BOOST_TEST(compared == 30u);
     write_text(dir.path / "tokenizer_config.json", R"({"bos_token": null, "add_bos_token": true})");
     const std::string msg = ward::testing::message_of<ward::parse_error>([&] { (void)Tokenizer::from_dir(dir.path); });
     BOOST_TEST(msg.find("tokenizer_config.json") != std::string::npos, msg);
     BOOST_TEST(msg.find("add_bos_token") != std::string::npos, msg);
+    write_text(dir.path / "tokenizer_config.json", R"({"add_eos_token": "yes"})");
+    const std::string wrong = ward::testing::message_of<ward::parse_error>([&] { (void)Tokenizer::from_dir(dir.path); });
+    BOOST_TEST(wrong.find("field 'add_eos_token' must be true or false") != std::string::npos, wrong);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_sentencepiece_fields_are_parse_errors_naming_file_and_field) {

@@ -184,7 +184,8 @@ public:
     /// A model directory: tokenizer.json if present, else encoder.json or vocab.json with vocab.bpe or
     /// merges.txt. A tokenizer_config.json there names bos/eos ("bos_token", "eos_token"); its
     /// "add_bos_token" / "add_eos_token", where either is present, replace the post-processor by
-    /// [bos] $A [eos] (defaults true and false, as transformers' LlamaTokenizerFast).
+    /// [bos] $A [eos] (the one absent counts as false), as transformers' LlamaTokenizerFast does
+    /// with them; asking for a bos or eos the config sets to null is a parse_error.
     static Tokenizer from_dir(const std::filesystem::path& dir) {
         namespace fs = std::filesystem;
         auto first_of = [&](std::initializer_list<const char*> names) -> std::optional<fs::path> {
@@ -422,7 +423,8 @@ private:
         named("eos_token", eos_);
         if (!config.contains("add_bos_token") && !config.contains("add_eos_token")) return;
         const std::string file = path.string();
-        const bool add_bos = json_field_or(config, "add_bos_token", true, file);
+        // The one not given is false, as in transformers 5 (4.x defaulted add_bos_token to true).
+        const bool add_bos = json_field_or(config, "add_bos_token", false, file);
         const bool add_eos = json_field_or(config, "add_eos_token", false, file);
         if (add_bos && !bos_) throw parse_error(file + ": add_bos_token is true but there is no bos_token");
         if (add_eos && !eos_) throw parse_error(file + ": add_eos_token is true but there is no eos_token");
