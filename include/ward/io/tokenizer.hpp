@@ -16,7 +16,8 @@
 // encode: (1) ill-formed UTF-8 is repaired first, each maximal ill-formed subsequence becoming
 // U+FFFD, as Python's bytes.decode("utf-8", "replace") does before text reaches HF (see utf8.hpp);
 // (2) added tokens with normalized = false are cut out verbatim; (3) the normalizer runs on the text
-// between them, and added tokens with normalized = true are cut out of its result; (4) the
+// between them, and added tokens with normalized = true, normalized themselves, are cut out of its
+// result; (4) the
 // pre-tokenizer splits the rest (PCRE2); (5) BPE encodes each piece.
 // decode, byte-level: the raw bytes the tokens spell, so decode(encode(s)) == s for well-formed s; a
 // cut through a multi-byte character leaves an incomplete sequence, which sanitize_utf8 turns into
@@ -146,6 +147,15 @@ public:
         Tokenizer tok(BpeModel(std::move(vocab), merges, ignore_merges, unk, file, alphabet), std::move(pre_tokenizer),
                       std::move(added));
         tok.normalizer_ = std::move(normalizer);
+        // As HF, tokens marked normalized are looked for as the normalizer spells them (Llama-2's
+        // "<s>" as "▁<s>").
+        std::vector<AddedToken> normalized_added;
+        for (const AddedToken& a : tok.added_.tokens())
+            if (a.normalized) {
+                normalized_added.push_back(a);
+                normalized_added.back().content = tok.normalizer_.apply(a.content);
+            }
+        tok.normalized_added_ = AddedTokenMatcher(std::move(normalized_added));
         tok.decoder_ = std::move(decoder);
         tok.post_processor_ = std::move(post_processor);
         for (const auto& piece : tok.post_processor_.single())
@@ -239,7 +249,7 @@ public:
             const std::string normalized = normalizer_.apply(raw);
             const std::string_view part = normalized;
             std::size_t done = 0;
-            for (const auto& m : added_.find_pass(part, allow_special, true)) {
+            for (const auto& m : normalized_added_.find_pass(part, allow_special, true)) {
                 encode_plain(part.substr(done, m.begin - done), at_text_start && done == 0);
                 ids.push_back(m.token->id);
                 done = m.end;
@@ -272,6 +282,14 @@ public:
             tokens.reserve(ids.size());
             for (const std::int32_t id : ids) {
                 const AddedToken* added = added_token(id);
+                if (added && added->normalized && !normalizer_.empty()) {
+                    // HF (0.23) spells such a token as the normalizer does (Llama-2: "▁<s>"), and
+                    // skip_special_tokens looks for that spelling among the special tokens' contents.
+                    std::string spelled = normalizer_.apply(added->content);
+                    if (added->special && skip_special && spelled == added->content) continue;
+                    tokens.push_back(std::move(spelled));
+                    continue;
+                }
                 if (added && added->special && skip_special) continue;
                 tokens.push_back(token_or_throw(id));
             }
@@ -335,6 +353,7 @@ private:
     Decoder decoder_;
     PostProcessor post_processor_;
     AddedTokenMatcher added_;
+    AddedTokenMatcher normalized_added_;  // those with normalized = true, as the normalizer spells them
     std::size_t vocab_size_ = 0;
     std::optional<std::int32_t> bos_, eos_;
     std::vector<std::int32_t> added_by_id_;  // id -> index in added_.tokens(), -1 for vocabulary tokens
