@@ -159,6 +159,18 @@ BOOST_AUTO_TEST_CASE(byte_fallback_spells_unknown_characters_as_bytes) {
     BOOST_TEST(tok.decode(Ids{3 + 0xCE, 3 + 0xCE}) == "\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
+BOOST_AUTO_TEST_CASE(without_a_decoder_tokens_are_joined_with_spaces) {
+    // HF tokenizers 0.23.3 on the Llama-2 layout with "decoder": null gave these.
+    nlohmann::json j = llama2_json();
+    j["decoder"] = nullptr;
+    const Tokenizer tok = Tokenizer::from_hf_config(j, "no_decoder.json");
+    BOOST_TEST(!tok.model().alphabet().byte_level);
+    const Ids ids = tok.encode("Hello \xCE\xA9", AddSpecialTokens::yes);
+    BOOST_TEST((ids == Ids{1, 468, 569, 304, 318, 209, 172}));
+    BOOST_TEST(tok.decode(ids, true) == "\xE2\x96\x81H ell o \xE2\x96\x81 <0xCE> <0xA9>");
+    BOOST_TEST(tok.decode(ids) == "<s> \xE2\x96\x81H ell o \xE2\x96\x81 <0xCE> <0xA9>");
+}
+
 BOOST_AUTO_TEST_CASE(without_byte_fallback_unknown_characters_fuse_into_unk) {
     nlohmann::json j = llama2_json();
     j["model"]["byte_fallback"] = false;

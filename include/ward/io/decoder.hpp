@@ -48,8 +48,12 @@ public:
 
     const std::vector<Step>& steps() const { return steps_; }
     bool empty() const { return steps_.empty(); }
-    /// Just ByteLevel (or nothing): the byte-level path, which gives raw bytes.
-    bool is_byte_level() const { return steps_.empty() || (steps_.size() == 1 && steps_[0].kind == Step::Kind::byte_level); }
+    /// Whether a step is ByteLevel (GPT-2 and kin).
+    bool has_byte_level() const {
+        for (const Step& s : steps_)
+            if (s.kind == Step::Kind::byte_level) return true;
+        return false;
+    }
 
     /// The text `tokens` spell. Without steps HF joins them with spaces.
     std::string decode(std::vector<std::string> tokens) const {

@@ -59,11 +59,8 @@ public:
     }
 
     const std::vector<Step>& steps() const { return steps_; }
-    bool has_byte_level() const {
-        for (const Step& s : steps_)
-            if (s.kind == Step::Kind::byte_level) return true;
-        return false;
-    }
+    bool has_byte_level() const { return has(Step::Kind::byte_level); }
+    bool has_metaspace() const { return has(Step::Kind::metaspace); }
 
     /// Cuts `text` (well-formed UTF-8) into pieces, appended to `pieces`. `at_text_start`: `text`
     /// begins the whole input (Metaspace's prepend_scheme "first" prepends only there; HF asks
@@ -81,6 +78,12 @@ public:
 
 private:
     std::vector<Step> steps_;
+
+    bool has(Step::Kind kind) const {
+        for (const Step& s : steps_)
+            if (s.kind == kind) return true;
+        return false;
+    }
 
     static void apply(const Step& step, const std::string& piece, bool at_text_start, std::vector<std::string>& out) {
         if (step.kind == Step::Kind::metaspace) {

@@ -89,11 +89,14 @@ public:
         Decoder decoder = Decoder::from_json(root.value("decoder", nlohmann::json()), file);
         PostProcessor post_processor = PostProcessor::from_json(root.value("post_processor", nlohmann::json()), file);
         // HF's BPE works on characters; byte-level tokenizers get theirs from the ByteLevel
-        // pre-tokenizer, which we fold into the model instead.
+        // pre-tokenizer, which we fold into the model instead. With no ByteLevel anywhere, a file
+        // with nothing SentencePiece-like about it either keeps its old reading as byte-level.
         BpeModel::Alphabet alphabet;
-        alphabet.byte_level = pre_tokenizer.has_byte_level() || decoder.is_byte_level();
         alphabet.byte_fallback = json_field_or(model, "byte_fallback", false, file, "model.");
         alphabet.fuse_unk = json_field_or(model, "fuse_unk", false, file, "model.");
+        alphabet.byte_level = pre_tokenizer.has_byte_level() || decoder.has_byte_level() ||
+                              (decoder.empty() && normalizer.empty() && !pre_tokenizer.has_metaspace() &&
+                               !alphabet.byte_fallback);
         if (alphabet.byte_level && alphabet.byte_fallback)
             throw parse_error(file + ": model.byte_fallback with a ByteLevel pre-tokenizer or decoder is not supported");
         if (alphabet.byte_level && !normalizer.empty())
