@@ -115,14 +115,32 @@ BOOST_AUTO_TEST_CASE(llama2_style_matches_hf) {
     BOOST_TEST(!tok.model().alphabet().byte_level);
     BOOST_TEST(tok.model().alphabet().byte_fallback);
     BOOST_TEST(tok.normalizer().steps().size() == 2u);
-    BOOST_TEST(compare_with_hf(tok, "llama") >= 950u);
+    BOOST_TEST(compare_with_hf(tok, "llama") >= 900u);
+}
+
+BOOST_AUTO_TEST_CASE(special_tokens_read_as_text_match_hf) {
+    // encode(text, allow_special = false) against HF's encode_special_tokens=True.
+    const Tokenizer tok = Tokenizer::from_hf_json(fixtures / "llama2_style_tokenizer.json");
+    std::size_t compared = 0, mismatches = 0, with_special_text = 0;
+    for (const auto& r : reference()) {
+        if (!r.contains("llama_as_text")) continue;
+        const std::string text = r["text"].get<std::string>();
+        if (tok.encode(text, false) != r["llama_as_text"].get<Ids>() && ++mismatches <= 8)
+            BOOST_ERROR("ids with special tokens as text differ from HF for " << r["text"].dump());
+        with_special_text += text.find("<s>") != std::string::npos;
+        ++compared;
+    }
+    BOOST_TEST_MESSAGE("special tokens as text: " << compared << " strings compared with HF tokenizers");
+    BOOST_TEST(mismatches == 0u);
+    BOOST_TEST(compared >= 60u);
+    BOOST_TEST(with_special_text >= 5u);
 }
 
 BOOST_AUTO_TEST_CASE(mistral_style_matches_hf) {
     const Tokenizer tok = Tokenizer::from_hf_json(fixtures / "mistral_style_tokenizer.json");
     BOOST_TEST(tok.normalizer().empty());
     BOOST_TEST(tok.pre_tokenizer().steps().size() == 1u);
-    BOOST_TEST(compare_with_hf(tok, "mistral") >= 950u);
+    BOOST_TEST(compare_with_hf(tok, "mistral") >= 900u);
 }
 
 BOOST_AUTO_TEST_CASE(added_tokens_marked_normalized_match_hf) {
