@@ -248,6 +248,9 @@ BOOST_AUTO_TEST_CASE(malformed_sentencepiece_fields_are_parse_errors_naming_file
         {[](auto& j) { j["post_processor"]["special_tokens"]["<s>"]["ids"] = {5000}; }, "post_processor adds id 5000"},
         {[](auto& j) { j["model"]["fuse_unk"] = "yes"; }, "field 'model.fuse_unk' must be true or false"},
         {[](auto& j) { j["pre_tokenizer"] = {{"type", "Metaspace"}, {"prepend_scheme", "sometimes"}}; }, "pre_tokenizer.prepend_scheme"},
+        {[](auto& j) { j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "__"}}; }, "pre_tokenizer.replacement must be one character"},
+        {[](auto& j) { j["decoder"] = {{"type", "Metaspace"}, {"replacement", ""}}; }, "decoder.replacement must be one character"},
+        {[](auto& j) { j["decoder"]["decoders"][3]["content"] = "ab"; }, "decoder.decoders[3].content must be one character"},
     };
     for (const auto& c : cases) {
         nlohmann::json j = llama2_json();
@@ -255,6 +258,16 @@ BOOST_AUTO_TEST_CASE(malformed_sentencepiece_fields_are_parse_errors_naming_file
         const std::string msg = ward::testing::message_of<ward::parse_error>([&] { (void)Tokenizer::from_hf_config(j, "sp.json"); });
         BOOST_TEST(msg.find("sp.json: ") == 0u, msg);
         BOOST_TEST(msg.find(c.says) != std::string::npos, msg);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(long_inputs_stay_fast_and_round_trip) {
+    // With no pre-tokenizer the whole text is one BPE piece; the merge heap keeps it O(n log n).
+    const Tokenizer tok = Tokenizer::from_hf_json(fixtures / "llama2_style_tokenizer.json");
+    for (const std::string& s : {std::string(200000, 'a'), std::string(100000, ' ') + "x", std::string(30000, '\n')}) {
+        const Ids ids = tok.encode(s);
+        BOOST_TEST(!ids.empty());
+        BOOST_TEST(tok.decode(ids).size() == s.size());  // decode drops the prepended space only
     }
 }
 

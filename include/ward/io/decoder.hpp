@@ -201,6 +201,10 @@ private:
         } else if (type == "Metaspace") {
             s.kind = Step::Kind::metaspace;
             s.pattern = json_field_or(config, "replacement", "\xE2\x96\x81", file, prefix);
+            std::size_t one = 0;  // HF's replacement is a char
+            if (!s.pattern.empty()) next_code_point(s.pattern, one);
+            if (s.pattern.empty() || one != s.pattern.size())
+                throw parse_error(file + ": " + prefix + "replacement must be one character");
             const std::string scheme = json_field_or(config, "prepend_scheme", "always", file, prefix);
             if (scheme != "always" && scheme != "first" && scheme != "never")
                 throw parse_error(file + ": " + prefix + "prepend_scheme \"" + scheme + "\" is not always, first or never");

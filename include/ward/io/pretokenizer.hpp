@@ -19,6 +19,7 @@
 #include "ward/core/error.hpp"
 #include "ward/io/json_field.hpp"
 #include "ward/io/regex.hpp"
+#include "ward/io/utf8.hpp"
 
 namespace ward::io {
 
@@ -192,7 +193,10 @@ private:
             Step s;
             s.kind = Step::Kind::metaspace;
             s.replacement = json_field_or(config, "replacement", "\xE2\x96\x81", file, "pre_tokenizer.");
-            if (s.replacement.empty()) throw parse_error(file + ": pre_tokenizer.replacement is empty");
+            std::size_t one = 0;  // HF's replacement is a char
+            if (!s.replacement.empty()) next_code_point(s.replacement, one);
+            if (s.replacement.empty() || one != s.replacement.size())
+                throw parse_error(file + ": pre_tokenizer.replacement must be one character, got \"" + s.replacement + "\"");
             const std::string scheme = json_field_or(config, "prepend_scheme", "always", file, "pre_tokenizer.");
             if (scheme != "always" && scheme != "first" && scheme != "never")
                 throw parse_error(file + ": pre_tokenizer.prepend_scheme \"" + scheme + "\" is not always, first or never");
