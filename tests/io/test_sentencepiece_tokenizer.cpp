@@ -43,9 +43,10 @@ std::vector<nlohmann::json> reference() {
 }
 
 /// Compares `tok` with HF on every reference string that has ids under `name` ("llama", "mistral",
-/// "metaspace"): ids without and with special tokens (where the file does not spell them out, HF gave
-/// <s> + ids + `suffix`, as the generator checked), decode skipping special tokens, and (edge
-/// cases) decode keeping them. Returns the number of strings compared.
+/// "metaspace"; the file leaves the last two out where they equal "llama"'s; "llama_normalized" is
+/// on the edge cases only): ids without and with special tokens (where the file does not spell them
+/// out, HF gave <s> + ids + `suffix`, as the generator checked), decode skipping special tokens,
+/// and (edge cases) decode keeping them. Returns the number of strings compared.
 std::size_t compare_with_hf(const Tokenizer& tok, const std::string& name, const Ids& suffix = {}) {
     const auto records = reference();
     const std::int32_t bos = tok.token_to_id("<s>").value();
@@ -54,9 +55,10 @@ std::size_t compare_with_hf(const Tokenizer& tok, const std::string& name, const
         if (++mismatches <= 8) BOOST_ERROR(name << ": " << what << " differs from HF for " << r["text"].dump());
     };
     for (const auto& r : records) {
-        if (!r.contains(name)) continue;
+        const bool same_as_llama = name == "mistral" || name == "metaspace";
+        if (!r.contains(name) && !same_as_llama) continue;
         const std::string text = r["text"].get<std::string>();
-        const Ids want = r[name].get<Ids>();
+        const Ids want = r.contains(name) ? r[name].get<Ids>() : r["llama"].get<Ids>();
         Ids want_special = r.contains(name + "_special") ? r[name + "_special"].get<Ids>() : Ids{bos};
         if (!r.contains(name + "_special")) {
             want_special.insert(want_special.end(), want.begin(), want.end());
@@ -116,7 +118,7 @@ BOOST_AUTO_TEST_CASE(llama2_style_matches_hf) {
     BOOST_TEST(!tok.model().alphabet().byte_level);
     BOOST_TEST(tok.model().alphabet().byte_fallback);
     BOOST_TEST(tok.normalizer().steps().size() == 2u);
-    BOOST_TEST(compare_with_hf(tok, "llama") >= 780u);
+    BOOST_TEST(compare_with_hf(tok, "llama") >= 1100u);
 }
 
 BOOST_AUTO_TEST_CASE(special_tokens_read_as_text_match_hf) {
@@ -141,7 +143,7 @@ BOOST_AUTO_TEST_CASE(mistral_style_matches_hf) {
     const Tokenizer tok = Tokenizer::from_hf_json(fixtures / "mistral_style_tokenizer.json");
     BOOST_TEST(tok.normalizer().empty());
     BOOST_TEST(tok.pre_tokenizer().steps().size() == 1u);
-    BOOST_TEST(compare_with_hf(tok, "mistral") >= 780u);
+    BOOST_TEST(compare_with_hf(tok, "mistral") >= 1100u);
 }
 
 BOOST_AUTO_TEST_CASE(added_tokens_marked_normalized_match_hf) {
@@ -189,7 +191,7 @@ BOOST_AUTO_TEST_CASE(metaspace_split_and_decoder_match_hf) {
     const Tokenizer tok = Tokenizer::from_hf_json(fixtures / "metaspace_tokenizer.json");
     BOOST_TEST(tok.decoder().steps().size() == 2u);
     BOOST_TEST(tok.post_processor().single().size() == 3u);
-    BOOST_TEST(compare_with_hf(tok, "metaspace", Ids{2}) >= 300u);
+    BOOST_TEST(compare_with_hf(tok, "metaspace", Ids{2}) >= 1100u);
 }
 
 BOOST_AUTO_TEST_CASE(byte_fallback_spells_unknown_characters_as_bytes) {
