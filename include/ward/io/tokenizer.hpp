@@ -17,8 +17,7 @@
 // U+FFFD, as Python's bytes.decode("utf-8", "replace") does before text reaches HF (see utf8.hpp);
 // (2) added tokens with normalized = false are cut out verbatim; (3) the normalizer runs on the text
 // between them, and added tokens with normalized = true, normalized themselves, are cut out of its
-// result; (4) the
-// pre-tokenizer splits the rest (PCRE2); (5) BPE encodes each piece.
+// result; (4) the pre-tokenizer splits the rest (PCRE2); (5) BPE encodes each piece.
 // decode, byte-level: the raw bytes the tokens spell, so decode(encode(s)) == s for well-formed s; a
 // cut through a multi-byte character leaves an incomplete sequence, which sanitize_utf8 turns into
 // exactly what HF's decode returns. Otherwise the decoder chain runs on the tokens as in HF.
