@@ -43,11 +43,11 @@ int main(int argc, char** argv) {
         if (tok.vocab_size() > static_cast<std::size_t>(model.config.vocab_size))
             throw value_error("lm: the tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model only " +
                               std::to_string(model.config.vocab_size));
+        // The special tokens the tokenizer's own files ask for (tokenizer.json's post-processor,
+        // tokenizer_config.json's add_bos_token / add_eos_token), as transformers adds them by default.
         auto encode = [&](const std::string& text) {
-            std::vector<std::int64_t> ids;
-            if (auto bos = tok.bos_id(); bos && model.config.family == nn::Family::llama) ids.push_back(*bos);
-            for (auto id : tok.encode(text)) ids.push_back(id);
-            return ids;
+            const auto ids = tok.encode(text, io::AddSpecialTokens::yes);
+            return std::vector<std::int64_t>(ids.begin(), ids.end());
         };
         if (!prompt.empty()) {
             if (auto eos = tok.eos_id()) gen.stop_tokens = {*eos};
