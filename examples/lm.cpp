@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
             return std::vector<std::int64_t>(ids.begin(), ids.end());
         };
         if (!prompt.empty()) {
-            if (auto eos = tok.eos_id()) gen.stop_tokens = {*eos};
+            gen.stop_tokens = nn::stop_token_ids(model_dir);  // generation_config.json, then config.json
+            if (auto eos = tok.eos_id(); gen.stop_tokens.empty() && eos) gen.stop_tokens = {*eos};
             auto out = nn::generate(model, {encode(prompt)}, gen);
             std::vector<std::int32_t> ids(out[0].begin(), out[0].end());
             std::printf("%s%s\n", prompt.c_str(), io::sanitize_utf8(tok.decode(ids, /*skip_special=*/true)).c_str());

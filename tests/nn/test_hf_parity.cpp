@@ -490,4 +490,23 @@ BOOST_AUTO_TEST_CASE(an_index_that_disagrees_with_its_shards_is_reported_naming_
     BOOST_CHECK_NO_THROW(load());
 }
 
+BOOST_AUTO_TEST_CASE(stop_tokens_come_from_generation_config_then_config) {
+    ScratchDir dir("stop_tokens");
+    auto write = [&](const char* name, const std::string& text) { std::ofstream(dir.path / name) << text; };
+    BOOST_TEST(nn::stop_token_ids(dir.path).empty());  // neither file: no stop token
+    write("config.json", R"({"model_type": "llama", "eos_token_id": 2})");
+    BOOST_TEST(nn::stop_token_ids(dir.path) == std::vector<std::int64_t>{2});
+    // Llama-3 Instruct's generation_config.json names two end tokens, and wins over config.json.
+    write("generation_config.json", R"({"bos_token_id": 128000, "eos_token_id": [128001, 128009], "do_sample": true})");
+    BOOST_TEST(nn::stop_token_ids(dir.path) == (std::vector<std::int64_t>{128001, 128009}));
+    write("generation_config.json", R"({"temperature": 0.6})");  // no eos here: config.json's
+    BOOST_TEST(nn::stop_token_ids(dir.path) == std::vector<std::int64_t>{2});
+    write("generation_config.json", R"({"eos_token_id": ["</s>"]})");
+    const std::string msg = ward::testing::message_of<parse_error>([&] { nn::stop_token_ids(dir.path); });
+    BOOST_TEST(msg.find("generation_config.json") != std::string::npos, msg);
+    BOOST_TEST(msg.find("eos_token_id") != std::string::npos, msg);
+    write("generation_config.json", R"({"eos_token_id": -1})");
+    BOOST_CHECK_THROW(nn::stop_token_ids(dir.path), parse_error);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -4,6 +4,7 @@
 // Qwen2ForCausalLM checkpoints into a CausalLM with the same parameter names; save_pretrained
 // writes a directory that transformers loads unchanged, in one file or in shards.
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -49,6 +50,33 @@ V field_or(const nlohmann::json& j, const char* key, V fallback, const std::file
     return io::json_field_or<V>(j, key, std::move(fallback), file.string(), prefix);
 }
 }  // namespace detail
+
+/// The token ids that end generation, as transformers reads them: generation_config.json's
+/// eos_token_id (one id or a list, e.g. Llama-3's two end tokens), else config.json's; empty when
+/// neither names one. A field of the wrong type, or an id below 0, is a parse_error naming the file.
+inline std::vector<std::int64_t> stop_token_ids(const std::filesystem::path& dir) {
+    for (const char* name : {"generation_config.json", "config.json"}) {
+        const auto file = dir / name;
+        if (!std::filesystem::exists(file)) continue;
+        const nlohmann::json j = detail::read_json(file);
+        if (!j.is_object()) throw parse_error(file.string() + ": expected a JSON object");
+        auto it = j.find("eos_token_id");
+        if (it == j.end() || it->is_null()) continue;
+        std::vector<std::int64_t> ids;
+        auto take = [&](const nlohmann::json& v) {
+            if (!v.is_number_integer() || v.get<std::int64_t>() < 0)
+                throw parse_error(file.string() + ": eos_token_id must be a token id >= 0 or a list of them, got " + v.dump());
+            ids.push_back(v.get<std::int64_t>());
+        };
+        if (it->is_array()) {
+            for (const auto& v : *it) take(v);
+        } else {
+            take(*it);
+        }
+        return ids;
+    }
+    return {};
+}
 
 /// The model's shape from a Hugging Face config.json (model_type gpt2, llama, qwen2 or mistral).
 /// Every size is checked (validate()) before any is used; a missing field, or one of the wrong type
