@@ -10,7 +10,9 @@
 //
 // Recognised (ChatTemplate::family()): "llama2" (Llama-2 chat), "llama3" (Llama-3 instruct),
 // "mistral" (Mistral-7B-Instruct v0.1), "chatml" (the plain ChatML of OpenHermes-2.5),
-// "gemma" (gemma-7b-it). The exact template texts live in tests/io/fixtures/chat_templates/.
+// "gemma" (gemma-7b-it), "qwen2_5" (Qwen2.5 instruct: ChatML with Qwen's default system message;
+// ward passes no tools and messages carry no tool calls, so its tools branch is never taken).
+// The exact template texts live in tests/io/fixtures/chat_templates/.
 
 #include <cstddef>
 #include <filesystem>
@@ -55,17 +57,39 @@ inline std::string python_strip(std::string_view s) {
     return begin == s.size() ? std::string() : std::string(s.substr(begin, end - begin));
 }
 
-/// The template with each newline written as the escape `\n`: the templates are copied around both
-/// ways (JSON decodes "\n" to a newline inside a Jinja string literal, where it means the same).
-/// One trailing newline goes first, as Jinja drops it (keep_trailing_newline=False); any other
-/// whitespace outside the tags is text the template renders, so it stays and makes a different template.
+/// The template with each newline inside a string literal of a tag written as the escape `\n`:
+/// the templates are copied around both ways (JSON's "\n" decodes to a newline, "\\n" to the escape,
+/// and Jinja reads both the same inside a literal). Newlines elsewhere stay: outside the tags they
+/// are text. One trailing newline goes, as Jinja drops it (keep_trailing_newline=False).
 inline std::string normalise_template(std::string_view t) {
     if (t.ends_with("\r\n")) t.remove_suffix(2);
     else if (t.ends_with('\n') || t.ends_with('\r')) t.remove_suffix(1);
     std::string out;
-    for (char c : t) {
-        if (c == '\n') out += "\\n";
-        else out.push_back(c);
+    bool in_tag = false;
+    char quote = 0;  // the open literal's quote character, or 0
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        const char c = t[i];
+        if (quote) {
+            if (c == '\n') {
+                out += "\\n";
+                continue;
+            }
+            if (c == '\\' && i + 1 < t.size()) {  // an escape, kept as written: its character is no quote
+                out += t.substr(i, 2);
+                ++i;
+                continue;
+            }
+            if (c == quote) quote = 0;
+        } else if (in_tag) {
+            if (c == '\'' || c == '"') quote = c;
+            else if ((c == '}' || c == '%') && i + 1 < t.size() && t[i + 1] == '}') in_tag = false;
+        } else if (c == '{' && i + 1 < t.size() && (t[i + 1] == '{' || t[i + 1] == '%')) {
+            in_tag = true;
+            out += t.substr(i, 2);
+            ++i;
+            continue;
+        }
+        out.push_back(c);
     }
     return out;
 }
@@ -87,6 +111,61 @@ inline constexpr KnownTemplate known_templates[] = {
      R"({% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %})"},
     {"gemma",
      R"({{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %})"},
+    {"qwen2_5",
+     R"tmpl({%- if tools %}
+    {{- '<|im_start|>system\n' }}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- messages[0]['content'] }}
+    {%- else %}
+        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}
+    {%- endif %}
+    {{- "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>" }}
+    {%- for tool in tools %}
+        {{- "\n" }}
+        {{- tool | tojson }}
+    {%- endfor %}
+    {{- "\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n" }}
+{%- else %}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}
+    {%- else %}
+        {{- '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' }}
+    {%- endif %}
+{%- endif %}
+{%- for message in messages %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) or (message.role == "assistant" and not message.tool_calls) %}
+        {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}
+    {%- elif message.role == "assistant" %}
+        {{- '<|im_start|>' + message.role }}
+        {%- if message.content %}
+            {{- '\n' + message.content }}
+        {%- endif %}
+        {%- for tool_call in message.tool_calls %}
+            {%- if tool_call.function is defined %}
+                {%- set tool_call = tool_call.function %}
+            {%- endif %}
+            {{- '\n<tool_call>\n{"name": "' }}
+            {{- tool_call.name }}
+            {{- '", "arguments": ' }}
+            {{- tool_call.arguments | tojson }}
+            {{- '}\n</tool_call>' }}
+        {%- endfor %}
+        {{- '<|im_end|>\n' }}
+    {%- elif message.role == "tool" %}
+        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != "tool") %}
+            {{- '<|im_start|>user' }}
+        {%- endif %}
+        {{- '\n<tool_response>\n' }}
+        {{- message.content }}
+        {{- '\n</tool_response>' }}
+        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}
+            {{- '<|im_end|>\n' }}
+        {%- endif %}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+{%- endif %})tmpl"},
 };
 
 inline constexpr std::string_view alternation_error = "Conversation roles must alternate user/assistant/user/assistant/...";
@@ -112,8 +191,8 @@ public:
         const std::string norm = detail::normalise_template(tmpl);
         for (const auto& known : detail::known_templates)
             if (norm == known.text) return ChatTemplate(std::string(known.family), std::move(bos_token), std::move(eos_token));
-        throw value_error(where + ": unrecognised chat template (ward renders llama2, llama3, mistral, chatml and gemma "
-                                  "templates only): " + (tmpl.size() > 80 ? tmpl.substr(0, 80) + "..." : tmpl));
+        throw value_error(where + ": unrecognised chat template (ward renders llama2, llama3, mistral, chatml, gemma "
+                                  "and qwen2_5 templates only): " + (tmpl.size() > 80 ? tmpl.substr(0, 80) + "..." : tmpl));
     }
 
     /// From <dir>/tokenizer_config.json: `chat_template` (a string, or a list of {name, template}
@@ -136,7 +215,7 @@ public:
                            file + ": field 'chat_template'");
     }
 
-    /// "llama2", "llama3", "mistral", "chatml" or "gemma".
+    /// "llama2", "llama3", "mistral", "chatml", "gemma" or "qwen2_5".
     const std::string& family() const { return family_; }
     const std::string& bos_token() const { return bos_; }
     const std::string& eos_token() const { return eos_; }
@@ -151,7 +230,8 @@ public:
         if (family_ == "llama3") return llama3(messages, add_generation_prompt);
         if (family_ == "mistral") return mistral(messages);
         if (family_ == "chatml") return chatml(messages, add_generation_prompt);
-        return gemma(messages, add_generation_prompt);
+        if (family_ == "gemma") return gemma(messages, add_generation_prompt);
+        return qwen2_5(messages, add_generation_prompt);
     }
 
 private:
@@ -236,6 +316,27 @@ private:
             out += "<start_of_turn>" + role + "\n" + detail::python_strip(m.content) + "<end_of_turn>\n";
         }
         if (add_generation_prompt) out += "<start_of_turn>model\n";
+        return out;
+    }
+
+    // Qwen2.5's branch without tools (ward passes none): Qwen's own system message when the
+    // conversation has none, and runs of tool results gathered into one user turn.
+    std::string qwen2_5(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+        if (messages.empty()) detail::no_first_message(family_);
+        std::string out = messages[0].role == "system"
+                              ? "<|im_start|>system\n" + messages[0].content + "<|im_end|>\n"
+                              : "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n";
+        for (std::size_t i = 0; i < messages.size(); ++i) {
+            const auto& m = messages[i];
+            if (m.role == "user" || (m.role == "system" && i > 0) || m.role == "assistant") {
+                out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+            } else if (m.role == "tool") {
+                if (i == 0 || messages[i - 1].role != "tool") out += "<|im_start|>user";
+                out += "\n<tool_response>\n" + m.content + "\n</tool_response>";
+                if (i + 1 == messages.size() || messages[i + 1].role != "tool") out += "<|im_end|>\n";
+            }  // the first system message is written above; other roles are left out
+        }
+        if (add_generation_prompt) out += "<|im_start|>assistant\n";
         return out;
     }
 
