@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -43,6 +44,12 @@ void write_text(const fs::path& p, const std::string& s) {
     out << s;
 }
 
+/// A bos/eos entry of the reference: a string, or null where the tokenizer sets none.
+std::optional<std::string> token_of(const nlohmann::json& j) {
+    if (j.is_null()) return std::nullopt;
+    return j.get<std::string>();
+}
+
 std::vector<ChatMessage> messages_of(const nlohmann::json& j) {
     std::vector<ChatMessage> out;
     for (const auto& m : j) out.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
@@ -58,7 +65,7 @@ BOOST_AUTO_TEST_CASE(every_family_matches_transformers_on_every_conversation) {
     std::size_t outputs = 0, errors = 0;
     for (const auto& c : reference) {
         const std::string family = c.at("family");
-        const auto chat = ChatTemplate::from_string(template_of(family), c.at("bos"), c.at("eos"));
+        const auto chat = ChatTemplate::from_string(template_of(family), token_of(c.at("bos")), token_of(c.at("eos")));
         BOOST_TEST(chat.family() == family);
         const auto messages = messages_of(c.at("messages"));
         const bool gen = c.at("add_generation_prompt");
@@ -68,9 +75,10 @@ BOOST_AUTO_TEST_CASE(every_family_matches_transformers_on_every_conversation) {
                 ++outputs;
             } else {
                 const std::string what = message_of<ward::value_error>([&] { chat.apply(messages, gen); });
-                // The template's own raise_exception text is kept; Jinja's undefined-index errors are not.
+                // The template's own raise_exception text is the message; Jinja's errors (an undefined
+                // token, an empty conversation's first message) are quoted in it.
                 if (c.at("raised_by_template").get<bool>()) BOOST_TEST(what == c.at("error").get<std::string>());
-                else BOOST_TEST(what.find("empty") != std::string::npos);
+                else BOOST_TEST(what.find(c.at("error").get<std::string>()) != std::string::npos);
                 ++errors;
             }
         }
@@ -143,14 +151,25 @@ BOOST_AUTO_TEST_CASE(from_dir_reads_tokenizer_config) {
     write_text(config, j.dump());
     auto chat = ChatTemplate::from_dir(dir.path);
     BOOST_TEST(chat.family() == "llama2");
-    BOOST_TEST(chat.bos_token() == "<s>");
-    BOOST_TEST(chat.eos_token() == "</s>");
+    BOOST_TEST(*chat.bos_token() == "<s>");
+    BOOST_TEST(*chat.eos_token() == "</s>");
     BOOST_TEST(chat.apply({{"user", "Hi"}, {"assistant", "Yo"}}, false) == "<s>[INST] Hi [/INST] Yo </s>");
 
     j["chat_template"] = nlohmann::json::array({{{"name", "tool_use"}, {"template", "{{ tools }}"}},
                                                 {{"name", "default"}, {"template", template_of("chatml")}}});
     write_text(config, j.dump());
     BOOST_TEST(ChatTemplate::from_dir(dir.path).family() == "chatml");
+
+    // Qwen2.5 sets bos_token to null: undefined to the template, as transformers leaves it out.
+    nlohmann::json qwen = {{"chat_template", template_of("qwen2_5")}, {"bos_token", nullptr}, {"eos_token", "<|im_end|>"}};
+    write_text(config, qwen.dump());
+    const auto qwen_chat = ChatTemplate::from_dir(dir.path);
+    BOOST_TEST(qwen_chat.family() == "qwen2_5");
+    BOOST_TEST(!qwen_chat.bos_token().has_value());
+    nlohmann::json no_tokens = {{"chat_template", template_of("llama2")}};
+    write_text(config, no_tokens.dump());
+    BOOST_TEST(message_of<ward::value_error>([&] { ChatTemplate::from_dir(dir.path).apply({{"user", "Hi"}}, false); })
+                   .find("'bos_token' is undefined") != std::string::npos);
 
     j["chat_template"] = "{{ messages }}";
     write_text(config, j.dump());

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -99,7 +100,7 @@ struct KnownTemplate {
 };
 
 // The templates from the models' tokenizer_config.json files (sources in
-// tests/io/fixtures/chat_templates/README.md), each on one line, with `\n` as Jinja escapes.
+// tests/io/fixtures/chat_templates/README.md), as normalise_template writes them.
 inline constexpr KnownTemplate known_templates[] = {
     {"llama2",
      R"({% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\n' + system_message + '\n<</SYS>>\n\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %})"},
@@ -171,14 +172,15 @@ inline constexpr KnownTemplate known_templates[] = {
 inline constexpr std::string_view alternation_error = "Conversation roles must alternate user/assistant/user/assistant/...";
 
 /// The templates' `(message['role'] == 'user') != (loop.index0 % 2 == 0)` check.
-inline void check_alternation(const std::vector<ChatMessage>& messages, std::size_t first) {
-    for (std::size_t i = first; i < messages.size(); ++i)
-        if ((messages[i].role == "user") != ((i - first) % 2 == 0)) throw value_error(std::string(alternation_error));
+inline void check_alternation(const std::vector<ChatMessage>& messages) {
+    for (std::size_t i = 0; i < messages.size(); ++i)
+        if ((messages[i].role == "user") != (i % 2 == 0)) throw value_error(std::string(alternation_error));
 }
 
-/// Jinja raises on messages[0] of an empty list in the templates that read it.
+/// Jinja raises on messages[0] of an empty list in the templates that read it (its words quoted).
 [[noreturn]] inline void no_first_message(std::string_view family) {
-    throw value_error("chat template '" + std::string(family) + "': the conversation is empty, and the template reads its first message");
+    throw value_error("chat template '" + std::string(family) +
+                      "': the conversation is empty and the template reads its first message (list object has no element 0)");
 }
 
 }  // namespace detail
@@ -186,8 +188,10 @@ inline void check_alternation(const std::vector<ChatMessage>& messages, std::siz
 class ChatTemplate {
 public:
     /// Recognises `tmpl` by its text; `where` names its origin in the error for an unknown one.
-    static ChatTemplate from_string(const std::string& tmpl, std::string bos_token, std::string eos_token,
-                                    const std::string& where = "chat template") {
+    /// A token left out (tokenizer_config.json has none) is undefined to the template, as in
+    /// transformers: written alone it renders as "", but adding it to text is an error.
+    static ChatTemplate from_string(const std::string& tmpl, std::optional<std::string> bos_token,
+                                    std::optional<std::string> eos_token, const std::string& where = "chat template") {
         const std::string norm = detail::normalise_template(tmpl);
         for (const auto& known : detail::known_templates)
             if (norm == known.text) return ChatTemplate(std::string(known.family), std::move(bos_token), std::move(eos_token));
@@ -217,8 +221,8 @@ public:
 
     /// "llama2", "llama3", "mistral", "chatml", "gemma" or "qwen2_5".
     const std::string& family() const { return family_; }
-    const std::string& bos_token() const { return bos_; }
-    const std::string& eos_token() const { return eos_; }
+    const std::optional<std::string>& bos_token() const { return bos_; }
+    const std::optional<std::string>& eos_token() const { return eos_; }
 
     /// The prompt, as transformers' apply_chat_template(messages, tokenize=False,
     /// add_generation_prompt=...) renders it; the template's own errors are value_errors with its text.
@@ -235,7 +239,7 @@ public:
     }
 
 private:
-    ChatTemplate(std::string family, std::string bos, std::string eos)
+    ChatTemplate(std::string family, std::optional<std::string> bos, std::optional<std::string> eos)
         : family_(std::move(family)), bos_(std::move(bos)), eos_(std::move(eos)) {}
 
     static std::string read_template(const nlohmann::json& j, const std::string& file) {
@@ -249,11 +253,10 @@ private:
         throw parse_error(file + ": field 'chat_template' lists no template named 'default'");
     }
 
-    // transformers passes a missing token to the template as None, which would fail to concatenate;
-    // "" keeps the templates that never use it working.
-    static std::string read_token(const nlohmann::json& j, const char* key, const std::string& file) {
+    // transformers leaves a token that is missing or null out of the template's variables.
+    static std::optional<std::string> read_token(const nlohmann::json& j, const char* key, const std::string& file) {
         const auto it = j.find(key);
-        if (it == j.end() || it->is_null()) return {};
+        if (it == j.end() || it->is_null()) return std::nullopt;
         if (it->is_object()) return json_field<std::string>(*it, "content", file, std::string(key) + ".");
         return json_as<std::string>(*it, file + ": field '" + key + "'");
     }
@@ -262,16 +265,16 @@ private:
         if (messages.empty()) detail::no_first_message(family_);
         const bool has_system = messages[0].role == "system";
         const std::size_t first = has_system ? 1 : 0;
-        detail::check_alternation(messages, first);
         std::string out;
         for (std::size_t i = first; i < messages.size(); ++i) {
             const auto& m = messages[i];
+            if ((m.role == "user") != ((i - first) % 2 == 0)) throw value_error(std::string(detail::alternation_error));
             // `system_message != false` holds for every string, the empty one included.
             const std::string content = i == first && has_system
                                             ? "<<SYS>>\n" + messages[0].content + "\n<</SYS>>\n\n" + m.content
                                             : m.content;
-            if (m.role == "user") out += bos_ + "[INST] " + detail::python_strip(content) + " [/INST]";
-            else if (m.role == "assistant") out += " " + detail::python_strip(content) + " " + eos_;
+            if (m.role == "user") out += defined(bos_, "bos_token") + "[INST] " + detail::python_strip(content) + " [/INST]";
+            else if (m.role == "assistant") out += " " + detail::python_strip(content) + " " + defined(eos_, "eos_token");
         }
         return out;
     }
@@ -279,7 +282,7 @@ private:
     std::string llama3(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
         std::string out;
         for (std::size_t i = 0; i < messages.size(); ++i) {
-            if (i == 0) out += bos_;
+            if (i == 0) out += defined(bos_, "bos_token");
             out += "<|start_header_id|>" + messages[i].role + "<|end_header_id|>\n\n" +
                    detail::python_strip(messages[i].content) + "<|eot_id|>";
         }
@@ -288,12 +291,12 @@ private:
     }
 
     std::string mistral(const std::vector<ChatMessage>& messages) const {
-        std::string out = bos_;
+        std::string out = bos_.value_or("");  // `{{ bos_token }}`: undefined renders as nothing
         for (std::size_t i = 0; i < messages.size(); ++i) {
             const auto& m = messages[i];
             if ((m.role == "user") != (i % 2 == 0)) throw value_error(std::string(detail::alternation_error));
             if (m.role == "user") out += "[INST] " + m.content + " [/INST]";
-            else if (m.role == "assistant") out += m.content + eos_ + " ";
+            else if (m.role == "assistant") out += m.content + defined(eos_, "eos_token") + " ";
             else throw value_error("Only user and assistant roles are supported!");
         }
         return out;
@@ -309,8 +312,8 @@ private:
     std::string gemma(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
         if (messages.empty()) detail::no_first_message(family_);
         if (messages[0].role == "system") throw value_error("System role not supported");
-        detail::check_alternation(messages, 0);
-        std::string out = bos_;
+        detail::check_alternation(messages);
+        std::string out = bos_.value_or("");  // `{{ bos_token }}`: undefined renders as nothing
         for (const auto& m : messages) {
             const std::string& role = m.role == "assistant" ? std::string("model") : m.role;
             out += "<start_of_turn>" + role + "\n" + detail::python_strip(m.content) + "<end_of_turn>\n";
@@ -340,7 +343,15 @@ private:
         return out;
     }
 
-    std::string family_, bos_, eos_;
+    /// A token the template adds to text; Jinja's error (its words quoted) where it is undefined.
+    const std::string& defined(const std::optional<std::string>& token, const char* name) const {
+        if (!token)
+            throw value_error("chat template '" + family_ + "': '" + name + "' is undefined (tokenizer_config.json sets none), and the template adds it to text");
+        return *token;
+    }
+
+    std::string family_;
+    std::optional<std::string> bos_, eos_;
 };
 
 }  // namespace ward::io
