@@ -27,7 +27,7 @@ using ward::testing::message_of;
 namespace {
 
 const fs::path fixtures = fs::path(__FILE__).parent_path() / "fixtures";
-const std::vector<std::string> families = {"llama2", "llama3", "mistral", "chatml", "gemma", "qwen2_5"};
+const std::vector<std::string> families = {"llama2", "llama3", "mistral", "chatml", "gemma", "qwen2", "qwen2_5"};
 
 std::string read_text(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);

@@ -10,8 +10,9 @@
 //
 // Recognised (ChatTemplate::family()): "llama2" (Llama-2 chat), "llama3" (Llama-3 instruct),
 // "mistral" (Mistral-7B-Instruct v0.1), "chatml" (the plain ChatML of OpenHermes-2.5),
-// "gemma" (gemma-7b-it), "qwen2_5" (Qwen2.5 instruct: ChatML with Qwen's default system message;
-// ward passes no tools and messages carry no tool calls, so its tools branch is never taken).
+// "gemma" (gemma-7b-it), "qwen2" (Qwen2 instruct: ChatML with a default system message) and
+// "qwen2_5" (Qwen2.5 instruct: ChatML with Qwen's default system message; ward passes no tools and
+// messages carry no tool calls, so its tools branch is never taken).
 // The exact template texts live in tests/io/fixtures/chat_templates/.
 
 #include <cstddef>
@@ -112,6 +113,8 @@ inline constexpr KnownTemplate known_templates[] = {
      R"({% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %})"},
     {"gemma",
      R"({{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %})"},
+    {"qwen2",
+     R"({% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %})"},
     {"qwen2_5",
      R"tmpl({%- if tools %}
     {{- '<|im_start|>system\n' }}
@@ -195,8 +198,8 @@ public:
         const std::string norm = detail::normalise_template(tmpl);
         for (const auto& known : detail::known_templates)
             if (norm == known.text) return ChatTemplate(std::string(known.family), std::move(bos_token), std::move(eos_token));
-        throw value_error(where + ": unrecognised chat template (ward renders llama2, llama3, mistral, chatml, gemma "
-                                  "and qwen2_5 templates only): " + (tmpl.size() > 80 ? tmpl.substr(0, 80) + "..." : tmpl));
+        throw value_error(where + ": unrecognised chat template (ward renders llama2, llama3, mistral, chatml, gemma, "
+                                  "qwen2 and qwen2_5 templates only): " + (tmpl.size() > 80 ? tmpl.substr(0, 80) + "..." : tmpl));
     }
 
     /// From <dir>/tokenizer_config.json: `chat_template` (a string, or a list of {name, template}
@@ -219,7 +222,7 @@ public:
                            file + ": field 'chat_template'");
     }
 
-    /// "llama2", "llama3", "mistral", "chatml", "gemma" or "qwen2_5".
+    /// "llama2", "llama3", "mistral", "chatml", "gemma", "qwen2" or "qwen2_5".
     const std::string& family() const { return family_; }
     const std::optional<std::string>& bos_token() const { return bos_; }
     const std::optional<std::string>& eos_token() const { return eos_; }
@@ -235,6 +238,7 @@ public:
         if (family_ == "mistral") return mistral(messages);
         if (family_ == "chatml") return chatml(messages, add_generation_prompt);
         if (family_ == "gemma") return gemma(messages, add_generation_prompt);
+        if (family_ == "qwen2") return qwen2(messages, add_generation_prompt);
         return qwen2_5(messages, add_generation_prompt);
     }
 
@@ -319,6 +323,14 @@ private:
             out += "<start_of_turn>" + role + "\n" + detail::python_strip(m.content) + "<end_of_turn>\n";
         }
         if (add_generation_prompt) out += "<start_of_turn>model\n";
+        return out;
+    }
+
+    // ChatML with a default system message where the first message is no system one.
+    static std::string qwen2(const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
+        std::string out;
+        if (!messages.empty() && messages[0].role != "system") out += "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n";
+        out += chatml(messages, add_generation_prompt);
         return out;
     }
 
