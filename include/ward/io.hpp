@@ -1,8 +1,9 @@
 #pragma once
 // File I/O: atomic writes, the gnuplot runner, safetensors (with the CPU tensor layer they read
-// into), JSONL datasets and the byte-level BPE tokenizer.
+// into), JSONL datasets, the byte-level BPE tokenizer and chat templates.
 
 #include "ward/io/atomic_file.hpp"
+#include "ward/io/chat_template.hpp"
 #include "ward/io/gnuplot.hpp"
 #include "ward/io/jsonl.hpp"
 #include "ward/io/safetensors.hpp"
