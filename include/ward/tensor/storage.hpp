@@ -117,7 +117,14 @@ private:
         auto* base = static_cast<unsigned char*>(std::aligned_alloc(align, size));
         if (!base) return nullptr;
 #if defined(__linux__)
-        if (align == huge) madvise(base, size, MADV_HUGEPAGE);
+        if (align == huge) {
+            // Huge pages for the whole 2 MiB pages the block fills; small ones for the tail, which may
+            // hold only the last bytes (a 32 MiB weight plus its header would otherwise fault in a
+            // whole huge page for 64 bytes).
+            const std::size_t whole = total / huge * huge;
+            madvise(base, whole, MADV_HUGEPAGE);
+            if (size > whole) madvise(base + whole, size - whole, MADV_NOHUGEPAGE);
+        }
 #endif
         return base;
     }
