@@ -5,6 +5,7 @@
 #include "ward/core/device.hpp"
 #include "ward/core/dtype.hpp"
 #include "ward/core/error.hpp"
+#include "ward/core/process_memory.hpp"
 #include "ward/core/rng.hpp"
 #include "ward/core/shape.hpp"
 #include "ward/tensor.hpp"

@@ -81,6 +81,18 @@ public:
     const std::byte* data() const { return data_; }
     std::size_t size() const { return size_; }
 
+    /// Lets the pages wholly inside [offset, offset + bytes) leave the process's resident memory: a
+    /// loader that has copied a tensor out calls this so that the mapping of a 10 GB shard does not
+    /// sit in RSS beside the copies. The bytes stay readable (touched again, they are read back
+    /// from the file); the private mapping is never written, so nothing is lost. A heap copy keeps
+    /// its bytes.
+    void drop_pages(std::size_t offset, std::size_t bytes) const {
+        if (!mapped_ || bytes == 0) return;
+        const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+        const std::size_t begin = (offset + page - 1) / page * page, end = (offset + bytes) / page * page;
+        if (end > begin) ::madvise(static_cast<std::byte*>(mapped_) + begin, end - begin, MADV_DONTNEED);
+    }
+
 private:
     void* mapped_ = nullptr;
     const std::byte* data_ = nullptr;
@@ -272,6 +284,54 @@ public:
             Tensor<T, D> target = dst;
             target.assign(get<T, D>(name));  // through the device's executor
         }
+    }
+
+    /// Like read_into, converting from any stored type get_as converts, straight into dst's memory
+    /// (no temporary of the tensor's size on the host). With `drop_behind` the mapped pages are let
+    /// go (MappedFile::drop_pages) as the copy passes them, a few MB at a time, so that loading a
+    /// model keeps no more of the files resident than one such chunk.
+    template <FloatElement T, Device D>
+    void convert_into(std::string_view name, const Tensor<T, D>& dst, bool drop_behind = false) const {
+        const TensorInfo& t = info(name);
+        if (!(t.shape == dst.shape()))
+            throw shape_error("safetensors file '" + path_.string() + "': tensor '" + t.name + "' has shape " +
+                              t.shape.str() + ", the destination " + dst.shape().str());
+        if (t.dtype != stored_dtype_of<T>() && !detail::can_convert(t.dtype)) get_as<T, D>(name);  // its dtype_error
+        if constexpr (std::is_same_v<D, cpu>) {
+            if (dst.is_contiguous()) {
+                T* out = dst.data();
+                const std::byte* p = raw(name).data();
+                const std::size_t size = stored_dtype_size(t.dtype), n = static_cast<std::size_t>(t.numel());
+                const std::size_t chunk = std::max<std::size_t>(1, (std::size_t{4} << 20) / size);  // 4 MB of the file
+                const std::size_t file_offset = header_->data_offset + t.data_begin;
+                for (std::size_t begin = 0; begin < n; begin += chunk) {
+                    const std::size_t end = std::min(n, begin + chunk);
+                    if (t.dtype == stored_dtype_of<T>()) {
+                        std::memcpy(out + begin, p + begin * size, (end - begin) * size);
+                    } else {
+                        const auto b = static_cast<std::ptrdiff_t>(begin), e = static_cast<std::ptrdiff_t>(end);
+#pragma omp parallel for schedule(static) if (e - b > (1 << 16))
+                        for (std::ptrdiff_t i = b; i < e; ++i)
+                            out[i] = detail::convert_element<T>(t.dtype, p + static_cast<std::size_t>(i) * size);
+                    }
+                    if (drop_behind) file_->drop_pages(file_offset + begin * size, (end - begin) * size);
+                }
+                return;
+            }
+        }
+        if (t.dtype == stored_dtype_of<T>()) {
+            read_into(name, dst);
+        } else {
+            Tensor<T, D> target = dst;
+            target.assign(get_as<T, D>(name));
+        }
+        if (drop_behind) drop_pages(name);
+    }
+
+    /// The tensor's mapped bytes leave resident memory (MappedFile::drop_pages); it stays readable.
+    void drop_pages(std::string_view name) const {
+        const TensorInfo& t = info(name);
+        file_->drop_pages(header_->data_offset + t.data_begin, t.nbytes());
     }
 
 private:

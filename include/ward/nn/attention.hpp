@@ -79,7 +79,7 @@ struct CausalSelfAttention {
     Linear<T, D> qkv, q, k, v, out;  // qkv when fused, else q, k, v
 
     CausalSelfAttention() = default;
-    CausalSelfAttention(const AttentionConfig& c, Generator& gen) : cfg(c) {
+    CausalSelfAttention(const AttentionConfig& c, const Init& gen) : cfg(c) {
         if (c.hidden % c.heads != 0 || c.heads % c.kv_heads != 0)
             throw value_error("attention: hidden " + std::to_string(c.hidden) + " with " + std::to_string(c.heads) +
                               " heads and " + std::to_string(c.kv_heads) + " key/value heads does not divide");

@@ -302,14 +302,17 @@ CausalLM<T, D> load_causal_lm(const std::filesystem::path& dir) {
         if (!used.count(name) && !detail::is_known_buffer(name, c))
             throw parse_error(file->path().string() + ": unexpected tensor '" + name + "' for a " +
                               (c.family == Family::gpt2 ? "GPT-2" : "Llama-style") + " model");
-    CausalLM<T, D> model(c, 0);
+    // Each parameter is written once, straight from the mapping into its own memory, and the mapped
+    // pages are let go behind the copy: the peak is the model plus a few MB, not the model plus the
+    // files.
+    auto model = CausalLM<T, D>::uninitialised(c);
     model.visit(
         [&](const std::string& name, Var<T, D>& v) {
             auto [stored, file] = find(name);
             if (!(file->info(stored).shape == v.shape()))  // parameter_shapes and the model disagree: a bug here
                 throw shape_error(file->path().string() + ": tensor '" + stored + "' has shape " +
                                   file->info(stored).shape.str() + ", the model's parameter " + v.shape().str());
-            v = Var<T, D>(file->template get_as<T, D>(stored), true);
+            file->convert_into(stored, v.value(), /*drop_behind=*/true);
         },
         "");
     return model;

@@ -15,6 +15,26 @@
 
 namespace ward::nn {
 
+/// Where a layer's initial weights come from: a seeded generator (normal(0, std), training from
+/// scratch), or nowhere (Init::none(): allocated and left unwritten, for a loader that overwrites
+/// every parameter; untouched pages cost no memory until the loader fills them).
+class Init {
+public:
+    Init(Generator& gen) : gen_(&gen) {}  // implicit: layers take a Generator where they always did
+    static Init none() { return Init(); }
+
+    template <FloatElement T, Device D>
+    Tensor<T, D> normal(const Shape& shape, double stddev) const {
+        using V = compute_t<T>;
+        if (!gen_) return Tensor<T, D>::empty(shape);
+        return Tensor<T, D>(ward::normal<V, D>(*gen_, shape, V(0), V(stddev)));
+    }
+
+private:
+    Init() = default;
+    Generator* gen_ = nullptr;
+};
+
 /// A low-rank adapter on a linear layer (LoRA, Hu et al. 2021): y += scale * dropout(x) A^T B^T,
 /// scale = alpha / rank, A (rank, in) random, B (out, rank) zero, so a new adapter changes nothing.
 template <FloatElement T, Device D = cpu>
@@ -35,11 +55,9 @@ struct Linear {
     std::shared_ptr<LoRA<T, D>> lora;  // attached by attach_lora()
 
     Linear() = default;
-    Linear(index_t in, index_t out, bool with_bias, Generator& gen, bool conv1d_layout = false, double init_std = 0.02)
+    Linear(index_t in, index_t out, bool with_bias, const Init& init, bool conv1d_layout = false, double init_std = 0.02)
         : conv1d(conv1d_layout) {
-        using V = compute_t<T>;
-        Shape s = conv1d ? Shape{in, out} : Shape{out, in};
-        weight = Var<T, D>(Tensor<T, D>(normal<V, D>(gen, s, V(0), V(init_std))), true);
+        weight = Var<T, D>(init.normal<T, D>(conv1d ? Shape{in, out} : Shape{out, in}, init_std), true);
         if (with_bias) bias = Var<T, D>(Tensor<T, D>::zeros({out}), true);
     }
     index_t in_features() const { return weight.size(conv1d ? 0 : 1); }
@@ -99,9 +117,8 @@ struct Embedding {
     Var<T, D> weight;  // (V, E)
 
     Embedding() = default;
-    Embedding(index_t vocab, index_t dim, Generator& gen, double init_std = 0.02) {
-        using V = compute_t<T>;
-        weight = Var<T, D>(Tensor<T, D>(normal<V, D>(gen, {vocab, dim}, V(0), V(init_std))), true);
+    Embedding(index_t vocab, index_t dim, const Init& init, double init_std = 0.02) {
+        weight = Var<T, D>(init.normal<T, D>({vocab, dim}, init_std), true);
     }
     Var<T, D> operator()(const Tensor<std::int64_t, D>& ids) const { return ag::embedding(weight, ids); }
     template <class F>

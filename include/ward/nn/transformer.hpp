@@ -64,7 +64,7 @@ struct MLP {
     Linear<T, D> fc, proj, gate, up, down;
 
     MLP() = default;
-    MLP(const TransformerConfig& c, Generator& gen) : family(c.family) {
+    MLP(const TransformerConfig& c, const Init& gen) : family(c.family) {
         if (family == Family::gpt2) {
             fc = Linear<T, D>(c.hidden, c.intermediate, true, gen, true);
             proj = Linear<T, D>(c.intermediate, c.hidden, true, gen, true);
@@ -119,7 +119,7 @@ struct Block {
     Family family = Family::gpt2;
 
     Block() = default;
-    Block(const TransformerConfig& c, Generator& gen)
+    Block(const TransformerConfig& c, const Init& gen)
         : norm1(c), norm2(c), attn(c.attention(), gen), mlp(c, gen), family(c.family) {}
 
     struct Output {
@@ -224,13 +224,19 @@ struct CausalLM {
     Linear<T, D> head;  // untied models only; tied ones use tokens.weight
 
     CausalLM() = default;
+    /// Random weights from `seed` (GPT-2's initialisation: normal(0, 0.02), positions 0.01).
     CausalLM(const TransformerConfig& c, std::uint64_t seed) : config(c), final_norm(c) {
-        c.validate();
         Generator gen(seed);
-        tokens = Embedding<T, D>(c.vocab_size, c.hidden, gen);
-        if (c.family == Family::gpt2) positions = Embedding<T, D>(c.max_positions, c.hidden, gen, 0.01);
-        for (index_t l = 0; l < c.layers; ++l) blocks.emplace_back(c, gen);
-        if (!c.tie_embeddings) head = Linear<T, D>(c.hidden, c.vocab_size, false, gen);
+        build(c, gen);
+    }
+    /// Every parameter allocated and unwritten (norms and biases aside): for a loader that fills
+    /// them all, so that a 7B model is not initialised only to be overwritten.
+    static CausalLM uninitialised(const TransformerConfig& c) {
+        CausalLM m;
+        m.config = c;
+        m.final_norm = Norm<T, D>(c);
+        m.build(c, Init::none());
+        return m;
     }
 
     /// ids (B, T) -> logits (B, T, V). `perturbation` (B, T, C) is added to layer
@@ -356,6 +362,15 @@ struct CausalLM {
             blocks[l].visit(f, join(base, std::string(gpt2 ? "h." : "layers.") + std::to_string(l)));
         final_norm.visit(f, join(base, gpt2 ? "ln_f" : "norm"));
         if (!config.tie_embeddings) head.visit(f, join(prefix, "lm_head"));
+    }
+
+private:
+    void build(const TransformerConfig& c, const Init& init) {
+        c.validate();
+        tokens = Embedding<T, D>(c.vocab_size, c.hidden, init);
+        if (c.family == Family::gpt2) positions = Embedding<T, D>(c.max_positions, c.hidden, init, 0.01);
+        for (index_t l = 0; l < c.layers; ++l) blocks.emplace_back(c, init);
+        if (!c.tie_embeddings) head = Linear<T, D>(c.hidden, c.vocab_size, false, init);
     }
 };
 
