@@ -87,11 +87,12 @@ BOOST_AUTO_TEST_CASE(events_time_kernels) {
 
 BOOST_AUTO_TEST_CASE(failures_name_the_call) {
     try {
-        WARD_CUDA_CHECK(cudaMemcpy(nullptr, reinterpret_cast<void*>(1), 4, cudaMemcpyDeviceToDevice));
+        WARD_CUDA_CHECK(cudaSetDevice(1 << 20));
         BOOST_FAIL("no exception");
     } catch (const cuda_error& e) {
-        BOOST_TEST(std::string(e.what()).find("cudaMemcpy(nullptr") != std::string::npos);
-        BOOST_TEST(e.call().find("cudaMemcpy") == 0u);
+        BOOST_TEST(std::string(e.what()).find("cudaSetDevice(1 << 20) failed: cudaErrorInvalidDevice") != std::string::npos);
+        BOOST_TEST(e.call() == "cudaSetDevice(1 << 20)");
+        BOOST_TEST(e.status() == int(cudaErrorInvalidDevice));
         BOOST_TEST(std::string(e.what()).find("test_memory.cu:") != std::string::npos);
     }
     (void)cudaGetLastError();

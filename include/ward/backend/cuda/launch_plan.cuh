@@ -20,10 +20,12 @@
 #include "ward/tensor/layout.hpp"
 
 // Unrolls the loop that follows in device code (the host compiler does not know the pragma).
+#ifndef WARD_UNROLL
 #if defined(__CUDA_ARCH__)
 #define WARD_UNROLL _Pragma("unroll")
 #else
 #define WARD_UNROLL
+#endif
 #endif
 
 namespace ward::backend::cuda {
