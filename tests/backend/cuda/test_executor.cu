@@ -177,6 +177,18 @@ BOOST_AUTO_TEST_CASE(row_reductions_match_cpu) {
         BOOST_TEST(on_host(argmin(da, c.axis)) == argmin(a, c.axis).to_vector(), at);
         BOOST_TEST(max_rel_diff(on_host(logsumexp(da, c.axis)), logsumexp(a, c.axis).to_vector()) <= 1e-5, at);
     }
+    // packed rows with a tail: row stride 1032 (a multiple of the pack), rows of 1030 (a block
+    // each) and 102 (a warp each)
+    Tensor<float> w = normal<float>(g, {8, 1032});
+    auto dw = w.to<cuda>();
+    for (index_t len : {1030, 102}) {
+        auto hw = w.slice(1, 0, len);
+        auto dv = dw.slice(1, 0, len);
+        const std::string at = "rows of " + std::to_string(len);
+        BOOST_TEST(max_rel_diff(on_host(sum(dv * 2.0f, 1)), sum(hw * 2.0f, 1).to_vector()) <= 1e-6, at);
+        BOOST_TEST(on_host(argmax(dv, 1)) == argmax(hw, 1).to_vector(), at);
+        BOOST_TEST(max_rel_diff(on_host(logsumexp(dv, 1)), logsumexp(hw, 1).to_vector()) <= 1e-5, at);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(nan_and_ties_follow_the_cpu) {

@@ -105,4 +105,26 @@ BOOST_AUTO_TEST_CASE(reductions_pick_their_kernels) {
     BOOST_TEST(named(reduce_path(small, 0)) == "rows_per_warp");  // 100 strided rows: too few for a thread each
 }
 
+BOOST_AUTO_TEST_CASE(rows_are_packed_when_every_row_start_is_aligned) {
+    Generator g(5);
+    auto packable = [](const auto& e, int axis) {
+        Shape shape = e.shape();
+        auto ev = e.evaluator(shape);
+        Shape moved = move_axis_last(shape, axis, ev);
+        LoopPlan plan = plan_loop(moved, ev, nullptr, moved.rank - 1);
+        index_t zeros[max_rank] = {};
+        ev.seek(zeros, plan.rank - 1);
+        return backend::cuda::rows_packable(plan, ev);
+    };
+    Tensor<float> a = normal<float>(g, {300, 100}), odd = normal<float>(g, {300, 102}), b = normal<float>(g, {6, 70, 9});
+    BOOST_TEST(packable(a, 1));                          // rows of 100 floats: 400-byte strides
+    BOOST_TEST(packable(exp(a) * 2.0f, 1));
+    BOOST_TEST(!packable(odd, 1));                       // 408-byte strides: every other row misaligned
+    BOOST_TEST(!packable(a.slice(1, 1, 100), 1));        // the first row starts 4 bytes in
+    BOOST_TEST(!packable(a, 0));                         // strided along the reduced axis
+    BOOST_TEST(!packable(b, 1));
+    Tensor<float> bias = normal<float>(g, {100});
+    BOOST_TEST(packable(a * bias, 1));                   // the broadcast row starts at the same place each time
+}
+
 BOOST_AUTO_TEST_SUITE_END()

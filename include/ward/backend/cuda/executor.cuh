@@ -59,7 +59,8 @@ void launch_indexed_elementwise(ElementwisePath path, S* dst, const StrideArray&
     }
 }
 
-template <class Index, class Div, class R, class Out, class Eval>
+/// N: the pack width when rows_packable, else 1.
+template <int N, class Index, class Div, class R, class Out, class Eval>
 void launch_reduce_rows(ReducePath path, const R& r, Out* dst, const LoopPlan& plan, const Eval& ev, index_t rows, index_t len) {
     const Divisors<Div> dv = plan_divisors<Div>(plan);
     const int outer = plan.rank - 1;
@@ -69,11 +70,11 @@ void launch_reduce_rows(ReducePath path, const R& r, Out* dst, const LoopPlan& p
         reduce_rows_thread_kernel<Index, Div><<<grid_stride_blocks(rows), block_threads, 0, stream>>>(r, dst, dv, outer, ev, Index(rows), len);
     } else if (path == ReducePath::rows_per_block) {
         const auto blocks = static_cast<unsigned>(std::min<index_t>(rows, resident_blocks));
-        reduce_rows_block_kernel<Index, Div><<<blocks, block_threads, 0, stream>>>(r, dst, dv, outer, ev, Index(rows), len);
+        reduce_rows_block_kernel<N, Index, Div><<<blocks, block_threads, 0, stream>>>(r, dst, dv, outer, ev, Index(rows), len);
     } else {
         const index_t warps_per_block = block_threads / 32;
         const auto blocks = static_cast<unsigned>(std::min<index_t>((rows + warps_per_block - 1) / warps_per_block, resident_blocks));
-        reduce_rows_warp_kernel<Index, Div><<<blocks, block_threads, 0, stream>>>(r, dst, dv, outer, ev, Index(rows), len);
+        reduce_rows_warp_kernel<N, Index, Div><<<blocks, block_threads, 0, stream>>>(r, dst, dv, outer, ev, Index(rows), len);
     }
 }
 
@@ -164,10 +165,21 @@ struct Executor<cuda> {
         if (rows == 0) return;
         bc::seek_origin(ev, plan);
         const bc::ReducePath path = bc::choose_reduce_path(plan, ev, false);
+        if constexpr (packable<Eval>() && bc::pack_width<typename Eval::value_type> > 1) {
+            constexpr int n = bc::pack_width<typename Eval::value_type>;
+            if (path != bc::ReducePath::rows_per_thread && bc::rows_packable(plan, ev)) {
+                if (rows < bc::fast_index_limit)
+                    bc::launch_reduce_rows<n, std::uint32_t, bc::FastDivisor>(path, r, dst.data, plan, ev, rows, len);
+                else
+                    bc::launch_reduce_rows<n, std::uint64_t, bc::PlainDivisor>(path, r, dst.data, plan, ev, rows, len);
+                WARD_CUDA_CHECK(cudaGetLastError());
+                return;
+            }
+        }
         if (rows < bc::fast_index_limit)
-            bc::launch_reduce_rows<std::uint32_t, bc::FastDivisor>(path, r, dst.data, plan, ev, rows, len);
+            bc::launch_reduce_rows<1, std::uint32_t, bc::FastDivisor>(path, r, dst.data, plan, ev, rows, len);
         else
-            bc::launch_reduce_rows<std::uint64_t, bc::PlainDivisor>(path, r, dst.data, plan, ev, rows, len);
+            bc::launch_reduce_rows<1, std::uint64_t, bc::PlainDivisor>(path, r, dst.data, plan, ev, rows, len);
         WARD_CUDA_CHECK(cudaGetLastError());
     }
 

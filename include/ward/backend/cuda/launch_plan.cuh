@@ -234,4 +234,20 @@ ReducePath choose_reduce_path(const LoopPlan& plan, Eval& ev, bool all_axes) {
     return plan.inner() >= block_row_threshold ? ReducePath::rows_per_block : ReducePath::rows_per_warp;
 }
 
+/// Whether every row of a planned reduction (ev seeked at the origin) can be read in packs: every
+/// leaf unit-stride along the row and every row's start aligned (the origin aligned, the outer
+/// strides multiples of the pack width).
+template <class Eval>
+bool rows_packable(const LoopPlan& plan, Eval& ev) {
+    constexpr int n = pack_width<typename Eval::value_type>;
+    if (n <= 1 || !VectorLoad<Eval>::known || !VectorLoad<Eval>::aligned(ev, n)) return false;
+    const int outer = plan.rank - 1;
+    bool ok = true;
+    ev.for_each_strides([&](const index_t* st) {
+        ok = ok && st[outer] == 1;
+        for (int d = 0; d < outer; ++d) ok = ok && st[d] % n == 0;
+    });
+    return ok;
+}
+
 }  // namespace ward::backend::cuda

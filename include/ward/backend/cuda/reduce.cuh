@@ -132,9 +132,28 @@ __global__ void __launch_bounds__(finalize_threads) reduce_finalize_kernel(R r, 
 
 // ---- over the last axis of a plan: dst[row] for row in [0, rows), rows of len elements ----------
 
+/// acc <- acc (+) e[j] for j = first, first + step, ... < len of a seeked row. With N > 1 (the row
+/// unit-stride and aligned, rows_packable) the same thread reads packs N * first, N * (first + step),
+/// ..., then the len % N tail element by element.
+template <int N, class R, class Eval>
+__device__ void reduce_row_span(const R& r, typename R::acc_type& acc, const Eval& e, index_t len, index_t first, index_t step) {
+    if constexpr (N > 1) {
+        const index_t full = len / N * N;
+        for (index_t j = first * N; j < full; j += step * N) {
+            typename Eval::value_type v[N];
+            VectorLoad<Eval>::template load<N>(e, j, v);
+#pragma unroll
+            for (int k = 0; k < N; ++k) r.step(acc, v[k], j + k);
+        }
+        for (index_t j = full + first; j < len; j += step) r.step(acc, e.template load<true>(j), j);
+    } else {
+        for (index_t j = first; j < len; j += step) r.step(acc, e.template load<false>(j), j);
+    }
+}
+
 // One warp per row (short rows): warp w of block b takes rows b * 8 + w, + 8 * blocks, ...
-// Lane l reads j = l, l + 32, ...: coalesced when the row is unit-stride.
-template <class Index, class Div, class R, class Out, class Eval>
+// Lane l reads j = l, l + 32, ... (packs l, l + 32, ... when N > 1): coalesced when the row is unit-stride.
+template <int N, class Index, class Div, class R, class Out, class Eval>
 __global__ void __launch_bounds__(block_threads) reduce_rows_warp_kernel(R r, Out* dst, Divisors<Div> dv, int outer, Eval ev,
                                                                          Index rows, index_t len) {
     const unsigned lane = threadIdx.x % 32;
@@ -145,14 +164,14 @@ __global__ void __launch_bounds__(block_threads) reduce_rows_warp_kernel(R r, Ou
         Eval e = ev;
         e.seek(idx, outer);
         typename R::acc_type acc = r.init();
-        for (index_t j = lane; j < len; j += 32) r.step(acc, e.template load<false>(j), j);
+        reduce_row_span<N>(r, acc, e, len, lane, 32);
         warp_reduce(r, acc);
         if (lane == 0) dst[row] = r.finish(acc, len);
     }
 }
 
-// One block per row (long rows): thread t reads j = t, t + 256, ...; grid-stride over rows.
-template <class Index, class Div, class R, class Out, class Eval>
+// One block per row (long rows): thread t reads j = t, t + 256, ... (packs when N > 1); grid-stride over rows.
+template <int N, class Index, class Div, class R, class Out, class Eval>
 __global__ void __launch_bounds__(block_threads) reduce_rows_block_kernel(R r, Out* dst, Divisors<Div> dv, int outer, Eval ev,
                                                                           Index rows, index_t len) {
     for (Index row = blockIdx.x; row < rows; row += gridDim.x) {
@@ -161,7 +180,7 @@ __global__ void __launch_bounds__(block_threads) reduce_rows_block_kernel(R r, O
         Eval e = ev;
         e.seek(idx, outer);
         typename R::acc_type acc = r.init();
-        for (index_t j = threadIdx.x; j < len; j += blockDim.x) r.step(acc, e.template load<false>(j), j);
+        reduce_row_span<N>(r, acc, e, len, threadIdx.x, blockDim.x);
         block_reduce(r, acc);
         if (threadIdx.x == 0) dst[row] = r.finish(acc, len);
         __syncthreads();  // block_reduce's shared memory is reused by the next row
