@@ -79,6 +79,15 @@ BOOST_AUTO_TEST_CASE(broadcast_rows_path) {
     auto dx = x.to<cuda>(), dbias = bias.to<cuda>(), dscale = scale.to<cuda>();
     BOOST_TEST(max_rel_diff(on_host(Tensor<float, cuda>(dx + dbias)), Tensor<float>(x + bias).to_vector()) == 0.0);
     BOOST_TEST(max_rel_diff(on_host(Tensor<float, cuda>(dx * dscale - dbias)), Tensor<float>(x * scale - bias).to_vector()) == 0.0);
+    // rows of 64: packs along aligned rows, a stride-0 leaf read once per pack
+    Tensor<float> x64 = normal<float>(g, {37, 64}), bias64 = normal<float>(g, {64});
+    auto dx64 = x64.to<cuda>(), dbias64 = bias64.to<cuda>();
+    BOOST_TEST(max_rel_diff(on_host(Tensor<float, cuda>(dx64 * dscale - dbias64)), Tensor<float>(x64 * scale - bias64).to_vector()) == 0.0);
+    Tensor<float> rows66 = normal<float>(g, {5, 68});  // rows of 66 in a stride of 68: a tail of 2 per row
+    Tensor<float> want66 = rows66.slice(1, 0, 66) * 3.0f;
+    Tensor<float, cuda> got66 = Tensor<float, cuda>::zeros({5, 68});
+    got66.slice(1, 0, 66).assign(rows66.to<cuda>().slice(1, 0, 66) * 3.0f);
+    BOOST_TEST(max_rel_diff(on_host(Tensor<float, cuda>(got66.slice(1, 0, 66).contiguous())), want66.contiguous().to_vector()) == 0.0);
     // rank 4 with broadcasts on outer axes, rows of 1 to 2000 columns
     for (index_t inner : {1, 31, 2000}) {
         Tensor<float> y = normal<float>(g, {3, 4, 5, inner}), r = normal<float>(g, {4, 1, inner}), c = normal<float>(g, {3, 1, 5, 1});

@@ -87,7 +87,13 @@ BOOST_AUTO_TEST_CASE(broadcast_rows_and_strided_layouts) {
     BOOST_TEST(named(assign_path(out.transpose(), xt)) == "strided");  // strided destination
     auto one = Tensor<float>::empty({5});
     Tensor<float> s = normal<float>(g, {1});
-    BOOST_TEST(named(assign_path(one, s + 0.0f)) == "broadcast_rows");  // a stride-0 leaf on one row
+    BOOST_TEST(named(assign_path(one, s + 0.0f)) == "broadcast_rows_vector");  // a stride-0 leaf on one row
+    // rows of 64 floats: every row start aligned, packs along the rows
+    Tensor<float> x64 = normal<float>(g, {37, 64}), bias64 = normal<float>(g, {64});
+    auto out64 = Tensor<float>::empty({37, 64});
+    BOOST_TEST(named(assign_path(out64, x64 + bias64)) == "broadcast_rows_vector");
+    BOOST_TEST(named(assign_path(out64, x64 * scale - bias64)) == "broadcast_rows_vector");
+    BOOST_TEST(named(assign_path(out64.slice(1, 0, 63), bias64.slice(0, 1, 64) + x64.slice(1, 0, 63))) == "broadcast_rows");  // bias starts 4 bytes in
 }
 
 BOOST_AUTO_TEST_CASE(reductions_pick_their_kernels) {

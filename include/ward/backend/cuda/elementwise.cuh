@@ -65,6 +65,33 @@ __global__ void __launch_bounds__(block_threads) broadcast_rows_kernel(S* dst, S
     }
 }
 
+// As broadcast_rows_kernel, with every row start aligned in dst and in each leaf that moves along
+// the row (stride 1; a stride-0 leaf is read once per pack): thread x of the tile writes the pack
+// of N columns at N * x with one 128-bit store, the row's last inner % N columns one by one.
+template <int N, class Index, class Div, class S, class Eval>
+__global__ void __launch_bounds__(block_threads) broadcast_rows_vector_kernel(S* dst, StrideArray dst_st, Divisors<Div> dv, int outer,
+                                                                              Eval ev, Index rows, index_t inner) {
+    const index_t j = (index_t(blockIdx.x) * blockDim.x + threadIdx.x) * N;
+    if (j >= inner) return;
+    for (Index row = Index(blockIdx.y) * blockDim.y + threadIdx.y; row < rows; row += Index(gridDim.y) * blockDim.y) {
+        index_t idx[max_rank];
+        unravel_row_fast(row, dv, outer, idx);
+        Eval e = ev;
+        e.seek(idx, outer);
+        S* out = dst + row_offset(idx, dst_st.v, outer);
+        if (j + N <= inner) {
+            typename Eval::value_type v[N];
+            VectorLoad<Eval>::template load<N>(e, j, v);
+            Pack<S, N> p;
+#pragma unroll
+            for (int k = 0; k < N; ++k) p.v[k] = element_cast<S>(v[k]);
+            *reinterpret_cast<Pack<S, N>*>(out + j) = p;
+        } else {
+            for (index_t k = j; k < inner; ++k) out[k] = element_cast<S>(e.template load<false>(k));
+        }
+    }
+}
+
 // Any layout: dst and the leaves strided per plan axis. Thread per element (grid-stride), the flat
 // index split into row and column, the row unravelled, by fast divisors.
 template <class Index, class Div, class S, class Eval>

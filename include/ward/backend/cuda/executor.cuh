@@ -33,11 +33,11 @@ void seek_origin(Eval& ev, const LoopPlan& plan) {
     ev.seek(zeros, plan.rank - 1);
 }
 
-/// Block shape of broadcast_rows_kernel for rows of `inner` columns: x wide enough for a row
-/// (4 columns a thread, 32 to 256 threads), y the rest of the block's 256 threads.
-inline dim3 broadcast_rows_block(index_t inner) {
+/// Block shape of the broadcast-row kernels for rows of `inner` columns, `cols` a thread: x wide
+/// enough for a row (32 to 256 threads), y the rest of the block's 256 threads.
+inline dim3 broadcast_rows_block(index_t inner, int cols = row_cols_per_thread) {
     unsigned x = 32;
-    while (x < unsigned(block_threads) && index_t(x) * row_cols_per_thread < inner) x *= 2;
+    while (x < unsigned(block_threads) && index_t(x) * cols < inner) x *= 2;
     return dim3(x, unsigned(block_threads) / x);
 }
 
@@ -47,7 +47,19 @@ void launch_indexed_elementwise(ElementwisePath path, S* dst, const StrideArray&
     const Divisors<Div> dv = plan_divisors<Div>(plan);
     const int outer = plan.rank - 1;
     cudaStream_t stream = current_stream();
-    if (path == ElementwisePath::broadcast_rows) {
+    if constexpr (VectorLoad<Eval>::known && pack_width<S> > 1) {
+        if (path == ElementwisePath::broadcast_rows_vector) {
+            constexpr int n = pack_width<S>;
+            const index_t inner = plan.inner(), rows = plan.rows();
+            const dim3 block = broadcast_rows_block(inner, n);
+            const index_t tile = index_t(block.x) * n;
+            const index_t row_groups = (rows + block.y - 1) / block.y;
+            const dim3 grid(static_cast<unsigned>((inner + tile - 1) / tile), static_cast<unsigned>(std::min<index_t>(row_groups, 65535)));
+            broadcast_rows_vector_kernel<n, Index, Div><<<grid, block, 0, stream>>>(dst, dst_st, dv, outer, ev, Index(rows), inner);
+            return;
+        }
+    }
+    if (path == ElementwisePath::broadcast_rows || path == ElementwisePath::broadcast_rows_vector) {
         const index_t inner = plan.inner(), rows = plan.rows();
         const dim3 block = broadcast_rows_block(inner);
         const index_t tile = index_t(block.x) * row_cols_per_thread;

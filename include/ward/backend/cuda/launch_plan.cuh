@@ -6,7 +6,9 @@
 //   contiguous_vector  one dense row, every leaf readable in aligned packs: 128-bit loads/stores,
 //                      grid-stride loop, no index arithmetic
 //   contiguous         one dense row, some leaf not packable (an unknown evaluator, misalignment)
-//   broadcast_rows     every operand's inner stride is 0 or 1 (a bias row, a per-row scale):
+//   broadcast_rows_vector  every operand's inner stride is 0 or 1 (a bias row, a per-row scale)
+//                      and every row start aligned: packs along each row, the outer index once per row
+//   broadcast_rows     every operand's inner stride is 0 or 1, rows not aligned for packs:
 //                      the outer index is computed once per row, not per element
 //   strided            anything else: per element, fast-divisor unravelling of the flat index
 
@@ -55,12 +57,19 @@ struct VectorLoad {
 template <class S>
 struct VectorLoad<LeafEval<S>> {
     static constexpr bool known = true;
-    /// Whether the row's first element starts a pack of N.
+    /// Whether the row's first element starts a pack of N (or the leaf is broadcast along the
+    /// row, stride 0, and one element is read for the whole pack).
     static bool aligned(const LeafEval<S>& e, std::size_t n) {
-        return reinterpret_cast<std::uintptr_t>(e.base) % (n * sizeof(S) >= 16 ? 16 : n * sizeof(S)) == 0;
+        return e.inner == 0 || reinterpret_cast<std::uintptr_t>(e.base) % (n * sizeof(S) >= 16 ? 16 : n * sizeof(S)) == 0;
     }
     template <int N>
     WARD_HOST_DEVICE static void load(const LeafEval<S>& e, index_t j, compute_t<S> (&out)[N]) {
+        if (e.inner == 0) {
+            const compute_t<S> x = element_cast<compute_t<S>>(e.base[0]);
+WARD_UNROLL
+            for (int k = 0; k < N; ++k) out[k] = x;
+            return;
+        }
         Pack<S, N> p = *reinterpret_cast<const Pack<S, N>*>(e.base + j);
 WARD_UNROLL
         for (int k = 0; k < N; ++k) out[k] = element_cast<compute_t<S>>(p.v[k]);
@@ -85,7 +94,7 @@ struct VectorLoad<RandomEval<V, Dist>> {  // computed, not read: any position is
     template <int N>
     WARD_HOST_DEVICE static void load(const RandomEval<V, Dist>& e, index_t j, V (&out)[N]) {
 WARD_UNROLL
-        for (int k = 0; k < N; ++k) out[k] = e.template load<true>(j + k);
+        for (int k = 0; k < N; ++k) out[k] = e.template load<false>(j + k);  // inner stride 1 or 0
     }
 };
 
@@ -153,12 +162,13 @@ WARD_UNROLL
     }
 };
 
-enum class ElementwisePath { contiguous_vector, contiguous, broadcast_rows, strided };
+enum class ElementwisePath { contiguous_vector, contiguous, broadcast_rows_vector, broadcast_rows, strided };
 
 inline const char* path_name(ElementwisePath p) {
     switch (p) {
         case ElementwisePath::contiguous_vector: return "contiguous_vector";
         case ElementwisePath::contiguous: return "contiguous";
+        case ElementwisePath::broadcast_rows_vector: return "broadcast_rows_vector";
         case ElementwisePath::broadcast_rows: return "broadcast_rows";
         case ElementwisePath::strided: return "strided";
     }
@@ -187,7 +197,17 @@ ElementwisePath choose_elementwise_path(const LoopPlan& plan, const index_t* dst
                               VectorLoad<Eval>::aligned(ev, n);
         return packable ? ElementwisePath::contiguous_vector : ElementwisePath::contiguous;
     }
-    if (dst_strides[outer] == 1 && inner_strides_are(ev, plan, true)) return ElementwisePath::broadcast_rows;
+    if (dst_strides[outer] == 1 && inner_strides_are(ev, plan, true)) {
+        // Packs along every row: each row start aligned in dst and in every leaf that moves along the row.
+        constexpr int n = pack_width<S>;
+        bool packable = n > 1 && VectorLoad<Eval>::known && reinterpret_cast<std::uintptr_t>(dst_data) % pack_alignment<S, n> == 0 &&
+                        VectorLoad<Eval>::aligned(ev, n);
+        for (int d = 0; d < outer; ++d) packable = packable && dst_strides[d] % n == 0;
+        ev.for_each_strides([&](const index_t* st) {
+            for (int d = 0; d < outer; ++d) packable = packable && (st[outer] == 0 || st[d] % n == 0);
+        });
+        return packable ? ElementwisePath::broadcast_rows_vector : ElementwisePath::broadcast_rows;
+    }
     return ElementwisePath::strided;
 }
 
