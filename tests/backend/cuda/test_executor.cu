@@ -55,7 +55,7 @@ BOOST_AUTO_TEST_CASE(dense_packed_path_at_odd_sizes) {
         Tensor<float> a = normal<float>(g, {n}), b = normal<float>(g, {n});
         Tensor<float> want = six_ops(a, b);
         Tensor<float, cuda> got = six_ops(a.to<cuda>(), b.to<cuda>());
-        BOOST_TEST(max_rel_diff(on_host(got), want.to_vector()) <= 1e-6, "n = " << n);
+        BOOST_TEST(max_rel_diff(on_host(got), want.to_vector()) <= 1e-5, "n = " << n);  // FMAs on the GPU
     }
 }
 
@@ -78,11 +78,11 @@ BOOST_AUTO_TEST_CASE(broadcast_rows_path) {
     Tensor<float> x = normal<float>(g, {37, 65}), bias = normal<float>(g, {65}), scale = normal<float>(g, {37, 1});
     auto dx = x.to<cuda>(), dbias = bias.to<cuda>(), dscale = scale.to<cuda>();
     BOOST_TEST(max_rel_diff(on_host(Tensor<float, cuda>(dx + dbias)), Tensor<float>(x + bias).to_vector()) == 0.0);
-    BOOST_TEST(max_rel_diff(on_host(Tensor<float, cuda>(dx * dscale - dbias)), Tensor<float>(x * scale - bias).to_vector()) == 0.0);
+    BOOST_TEST(max_rel_diff(on_host(Tensor<float, cuda>(dx * dscale - dbias)), Tensor<float>(x * scale - bias).to_vector()) <= 1e-5);  // the GPU may fuse into an FMA
     // rows of 64: packs along aligned rows, a stride-0 leaf read once per pack
     Tensor<float> x64 = normal<float>(g, {37, 64}), bias64 = normal<float>(g, {64});
     auto dx64 = x64.to<cuda>(), dbias64 = bias64.to<cuda>();
-    BOOST_TEST(max_rel_diff(on_host(Tensor<float, cuda>(dx64 * dscale - dbias64)), Tensor<float>(x64 * scale - bias64).to_vector()) == 0.0);
+    BOOST_TEST(max_rel_diff(on_host(Tensor<float, cuda>(dx64 * dscale - dbias64)), Tensor<float>(x64 * scale - bias64).to_vector()) <= 1e-5);
     Tensor<float> rows66 = normal<float>(g, {5, 68});  // rows of 66 in a stride of 68: a tail of 2 per row
     Tensor<float> want66 = rows66.slice(1, 0, 66) * 3.0f;
     Tensor<float, cuda> got66 = Tensor<float, cuda>::zeros({5, 68});
@@ -93,7 +93,7 @@ BOOST_AUTO_TEST_CASE(broadcast_rows_path) {
         Tensor<float> y = normal<float>(g, {3, 4, 5, inner}), r = normal<float>(g, {4, 1, inner}), c = normal<float>(g, {3, 1, 5, 1});
         Tensor<float> want = y * r + c;
         Tensor<float, cuda> got = y.to<cuda>() * r.to<cuda>() + c.to<cuda>();
-        BOOST_TEST(max_rel_diff(on_host(got), want.to_vector()) <= 1e-6, "inner = " << inner);
+        BOOST_TEST(max_rel_diff(on_host(got), want.to_vector()) <= 1e-5, "inner = " << inner);
     }
     Tensor<float> one = normal<float>(g, {1});
     Tensor<float, cuda> spread = one.to<cuda>() + Tensor<float, cuda>::zeros({9});
