@@ -2,6 +2,9 @@
 // Device memory for Tensor<T, cuda>: blocks from the caching allocator (block_cache.cuh) on the
 // current stream, copies queued on that stream, host copies through pinned staging buffers.
 // The memory statistics count what tensors hold (stats::device_bytes_*), as on the host.
+// A block goes back to the free list of the stream it was allocated on: work queued on another
+// stream that still reads a tensor must be waited for (an event, a stream sync) before the tensor
+// is dropped, and cached blocks of a destroyed stream stay cached until trim_cache().
 
 #include <cuda_runtime.h>
 
