@@ -65,29 +65,38 @@ __global__ void __launch_bounds__(block_threads) broadcast_rows_kernel(S* dst, S
     }
 }
 
+/// Packs each thread of broadcast_rows_vector_kernel writes per row: the per-row work (unravelling
+/// the row, seeking every leaf) is shared by this many 128-bit stores.
+inline constexpr int row_packs_per_thread = 4;
+
 // As broadcast_rows_kernel, with every row start aligned in dst and in each leaf that moves along
-// the row (stride 1; a stride-0 leaf is read once per pack): thread x of the tile writes the pack
-// of N columns at N * x with one 128-bit store, the row's last inner % N columns one by one.
+// the row (stride 1; a stride-0 leaf is read once per pack). In a tile of blockDim.x * 4 packs,
+// thread x writes packs x, x + blockDim.x, ... of N columns with one 128-bit store each; the pack
+// that crosses the row's end is written element by element.
 template <int N, class Index, class Div, class S, class Eval>
 __global__ void __launch_bounds__(block_threads) broadcast_rows_vector_kernel(S* dst, StrideArray dst_st, Divisors<Div> dv, int outer,
                                                                               Eval ev, Index rows, index_t inner) {
-    const index_t j = (index_t(blockIdx.x) * blockDim.x + threadIdx.x) * N;
-    if (j >= inner) return;
+    const index_t j0 = (index_t(blockIdx.x) * blockDim.x * row_packs_per_thread + threadIdx.x) * N;
+    if (j0 >= inner) return;
     for (Index row = Index(blockIdx.y) * blockDim.y + threadIdx.y; row < rows; row += Index(gridDim.y) * blockDim.y) {
         index_t idx[max_rank];
         unravel_row_fast(row, dv, outer, idx);
         Eval e = ev;
         e.seek(idx, outer);
         S* out = dst + row_offset(idx, dst_st.v, outer);
-        if (j + N <= inner) {
-            typename Eval::value_type v[N];
-            VectorLoad<Eval>::template load<N>(e, j, v);
-            Pack<S, N> p;
 #pragma unroll
-            for (int k = 0; k < N; ++k) p.v[k] = element_cast<S>(v[k]);
-            *reinterpret_cast<Pack<S, N>*>(out + j) = p;
-        } else {
-            for (index_t k = j; k < inner; ++k) out[k] = element_cast<S>(e.template load<false>(k));
+        for (int k = 0; k < row_packs_per_thread; ++k) {
+            const index_t j = j0 + index_t(k) * blockDim.x * N;
+            if (j + N <= inner) {
+                typename Eval::value_type v[N];
+                VectorLoad<Eval>::template load<N>(e, j, v);
+                Pack<S, N> p;
+#pragma unroll
+                for (int q = 0; q < N; ++q) p.v[q] = element_cast<S>(v[q]);
+                *reinterpret_cast<Pack<S, N>*>(out + j) = p;
+            } else {
+                for (index_t c = j; c < inner; ++c) out[c] = element_cast<S>(e.template load<false>(c));
+            }
         }
     }
 }

@@ -51,8 +51,8 @@ void launch_indexed_elementwise(ElementwisePath path, S* dst, const StrideArray&
         if (path == ElementwisePath::broadcast_rows_vector) {
             constexpr int n = pack_width<S>;
             const index_t inner = plan.inner(), rows = plan.rows();
-            const dim3 block = broadcast_rows_block(inner, n);
-            const index_t tile = index_t(block.x) * n;
+            const dim3 block = broadcast_rows_block(inner, n * row_packs_per_thread);
+            const index_t tile = index_t(block.x) * n * row_packs_per_thread;
             const index_t row_groups = (rows + block.y - 1) / block.y;
             const dim3 grid(static_cast<unsigned>((inner + tile - 1) / tile), static_cast<unsigned>(std::min<index_t>(row_groups, 65535)));
             broadcast_rows_vector_kernel<n, Index, Div><<<grid, block, 0, stream>>>(dst, dst_st, dv, outer, ev, Index(rows), inner);
