@@ -24,6 +24,26 @@ inline void note_host_allocation(std::int64_t bytes) {
     }
 }
 inline void note_host_release(std::int64_t bytes) { host_bytes_in_use.fetch_sub(bytes); }
-inline void reset_peak() { host_bytes_peak.store(host_bytes_in_use.load()); }
+
+/// The same for device (GPU) tensor storage, plus how often the device block cache served a
+/// request from its free lists (hits) or had to ask the driver (misses).
+inline std::atomic<std::int64_t> device_bytes_in_use{0};
+inline std::atomic<std::int64_t> device_bytes_peak{0};
+inline std::atomic<std::uint64_t> device_cache_hits{0};
+inline std::atomic<std::uint64_t> device_cache_misses{0};
+
+inline void note_device_allocation(std::int64_t bytes) {
+    std::int64_t now = device_bytes_in_use.fetch_add(bytes) + bytes;
+    std::int64_t peak = device_bytes_peak.load();
+    while (now > peak && !device_bytes_peak.compare_exchange_weak(peak, now)) {
+    }
+}
+inline void note_device_release(std::int64_t bytes) { device_bytes_in_use.fetch_sub(bytes); }
+
+/// Restarts both peaks (host and device) from what is in use now.
+inline void reset_peak() {
+    host_bytes_peak.store(host_bytes_in_use.load());
+    device_bytes_peak.store(device_bytes_in_use.load());
+}
 
 }  // namespace ward::stats

@@ -9,17 +9,11 @@
 
 #include <ward/cuda.cuh>
 
+#include "require_gpu.hpp"
+
 using namespace ward;
 
 namespace {
-struct RequireGpu {
-    RequireGpu() {
-        if (!backend::cuda::device_available()) {
-            std::printf("no CUDA device: skipped\n");
-            std::exit(77);
-        }
-    }
-};
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     double m = 0;
     for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, double(std::abs(a[i] - b[i])));
@@ -27,6 +21,7 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 }
 }  // namespace
 
+using ward_test::RequireGpu;
 BOOST_TEST_GLOBAL_FIXTURE(RequireGpu);
 
 BOOST_AUTO_TEST_SUITE(backend_cuda_seam)

@@ -125,7 +125,7 @@ inline void matmul(StridedView<const float> a, StridedView<const float> b, const
     if (found == 0) throw backend_error("cuBLASLt: no algorithm for " + a.shape.str() + " @ " + b.shape.str());
     const float alpha = 1.0f, beta = 0.0f;
     WARD_CUDA_CHECK(cublasLtMatmul(ctx.handle, h.op, &alpha, b.data, h.a, a.data, h.b, &beta, c.data, h.c, c.data, h.c,
-                                   &heuristic.algo, ctx.workspace, ws, nullptr));
+                                   &heuristic.algo, ctx.workspace, ws, current_stream()));
 }
 
 }  // namespace ward::backend::cuda

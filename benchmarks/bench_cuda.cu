@@ -1,0 +1,94 @@
+// The CUDA executor against the memory system: each kernel's bandwidth (bytes it must read and
+// write over its time, on CUDA events) as a fraction of a device-to-device copy of the same bytes,
+// measured in the same run. Exits 77 where no GPU exists.
+//
+//   bench_cuda [elements]      (default 64M f32)
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+
+#include <ward/cuda.cuh>
+
+using namespace ward;
+namespace bc = ward::backend::cuda;
+
+namespace {
+
+/// Median-free but warm: one untimed run, then the mean of `reps` runs between two events.
+double time_ms(const std::function<void()>& work, int reps) {
+    work();
+    bc::synchronize();
+    bc::Event start, stop;
+    start.record();
+    for (int i = 0; i < reps; ++i) work();
+    stop.record();
+    return double(bc::Event::elapsed_ms(start, stop)) / reps;
+}
+
+double gbps(double bytes, double ms) { return bytes / (ms * 1e-3) / 1e9; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (!bc::device_available()) {
+        std::printf("bench_cuda: no CUDA device found; nothing measured (skipped)\n");
+        return 77;
+    }
+    const index_t n = argc > 1 ? std::atoll(argv[1]) : index_t(64) << 20;
+    const int reps = 20;
+    const double bytes = double(n) * sizeof(float);
+    cudaDeviceProp prop{};
+    WARD_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    std::printf("bench_cuda: %s, %lld f32 elements (%.0f MiB per tensor), mean of %d runs\n", prop.name, (long long)n,
+                bytes / (1 << 20), reps);
+
+    Generator g(1);
+    Tensor<float, cuda> a = normal<float, cuda>(g, {n});  // drawn on the device
+    Tensor<float, cuda> b = normal<float, cuda>(g, {n});
+    auto out = Tensor<float, cuda>::empty({n});
+
+    // The peer: cudaMemcpy reads and writes every byte once.
+    const double copy_ms = time_ms([&] { DeviceMemory<cuda>::copy(out.data(), a.data(), std::size_t(bytes)); }, reps);
+    const double copy_gbps = gbps(2 * bytes, copy_ms);
+    std::printf("%-44s %9.3f ms %8.1f GB/s\n", "D2D copy (read + write)", copy_ms, copy_gbps);
+
+    auto report = [&](const std::string& what, double moved, double ms) {
+        const double rate = gbps(moved, ms);
+        std::printf("%-44s %9.3f ms %8.1f GB/s   %.2fx copy\n", what.c_str(), ms, rate, rate / copy_gbps);
+    };
+
+    // Element-wise: two reads, one write.
+    report("gelu_tanh(a*b+1) - tanh(a)*0.5  (6 ops)", 3 * bytes,
+           time_ms([&] { out.assign(gelu_tanh(a * b + 1.0f) - tanh(a) * 0.5f); }, reps));
+    report("a * 2 + 1", 2 * bytes, time_ms([&] { out.assign(a * 2.0f + 1.0f); }, reps));
+
+    // Broadcast rows and a strided read (a transposed square).
+    const index_t side = 4096;
+    if (n >= side * side) {
+        auto x = a.slice(0, 0, side * side).reshape({side, side});
+        auto y = out.slice(0, 0, side * side).reshape({side, side});
+        auto bias = b.slice(0, 0, side);
+        const double square = double(side) * side * sizeof(float);
+        report("x + bias  (4096 x 4096, broadcast rows)", 2 * square, time_ms([&] { y.assign(x + bias); }, reps));
+        report("x^T * 2  (4096 x 4096, strided)", 2 * square, time_ms([&] { y.assign(x.transpose() * 2.0f); }, reps));
+    }
+
+    // Reductions read every byte once.
+    report("sum(a)  (everything)", bytes, time_ms([&] { (void)sum(a); }, reps));
+    report("logsumexp(a)  (everything)", bytes, time_ms([&] { (void)logsumexp(a); }, reps));
+    for (index_t cols : {index_t(8192), index_t(1024), index_t(64)}) {
+        if (n % cols != 0) continue;
+        auto m = a.reshape({n / cols, cols});
+        report("sum(m, 1)  (rows of " + std::to_string(cols) + ")", bytes, time_ms([&] { (void)sum(m, 1); }, reps));
+    }
+    if (n % 8192 == 0) {
+        auto m = a.reshape({n / 8192, 8192});
+        report("sum(m, 0)  (columns of " + std::to_string(n / 8192) + ")", bytes, time_ms([&] { (void)sum(m, 0); }, reps));
+        report("argmax(m, 1)  (rows of 8192)", bytes, time_ms([&] { (void)argmax(m, 1); }, reps));
+    }
+    std::printf("device memory: %lld bytes in use, peak %lld, cache hits %llu, misses %llu\n",
+                (long long)stats::device_bytes_in_use.load(), (long long)stats::device_bytes_peak.load(),
+                (unsigned long long)stats::device_cache_hits.load(), (unsigned long long)stats::device_cache_misses.load());
+    return 0;
+}
