@@ -62,6 +62,27 @@ inline std::string stat_cell(const Stat& s) {
     os << std::fixed << std::setprecision(3) << s.mean << " ± " << s.std << " [" << s.min << ", " << s.max << "]";
     return os.str();
 }
+/// The Stat columns of a summary CSV: `metrics` in order (then one per held-out set, named by
+/// `held_out_prefix` + name + `held_out_suffix`), each as _mean, _std, _min, _max, _n.
+inline std::string stat_csv_header(std::vector<std::string> metrics, const std::set<std::string>& held_out,
+                                   const std::string& held_out_prefix, const std::string& held_out_suffix) {
+    for (const auto& n : held_out) metrics.push_back(held_out_prefix + n + held_out_suffix);
+    std::string s;
+    for (const auto& m : metrics)
+        for (const char* f : {"mean", "std", "min", "max", "n"}) s += "," + m + "_" + f;
+    return s;
+}
+/// The Stat cells of one row, in stat_csv_header's order (a held-out set the row lacks is empty).
+inline std::string stat_csv_cells(std::vector<Stat> stats, const std::map<std::string, Stat>& row_held_out,
+                                  const std::set<std::string>& held_out) {
+    for (const auto& n : held_out) stats.push_back(row_held_out.count(n) ? row_held_out.at(n) : Stat{});
+    std::string s;
+    for (const Stat& st : stats) {
+        for (double v : {st.mean, st.std, st.min, st.max}) (s += ',') += csv_number(v);
+        (s += ',') += std::to_string(st.n);
+    }
+    return s;
+}
 inline std::string short_number(double v) {
     std::ostringstream os;
     os << std::setprecision(3) << v;
@@ -147,22 +168,12 @@ inline std::vector<SummaryRow> summarize(const Report& r) {
 
 inline std::string summary_csv(const std::vector<SummaryRow>& rows) {
     const auto names = detail::held_out_names(rows);
-    std::string s = "defence,attack_lr,attack_samples,attack_epochs,seeds";
-    std::vector<std::string> metrics = {"harm_before", "harm_after", "harmless_loss"};
-    for (const auto& n : names) metrics.push_back("harm_" + n + "_after");
-    for (const auto& m : metrics)
-        for (const char* f : {"mean", "std", "min", "max", "n"}) s += "," + m + "_" + f;
-    s += "\n";
+    std::string s = "defence,attack_lr,attack_samples,attack_epochs,seeds" +
+                    detail::stat_csv_header({"harm_before", "harm_after", "harmless_loss"}, names, "harm_", "_after") + "\n";
     for (const auto& r : rows) {
         s += detail::csv_text(r.defence) + "," + detail::csv_number(r.attack_lr) + "," + std::to_string(r.attack_samples) + "," +
              std::to_string(r.attack_epochs) + "," + std::to_string(r.seeds);
-        std::vector<Stat> stats = {r.harm_before, r.harm_after, r.harmless_loss};
-        for (const auto& n : names) stats.push_back(r.held_out.count(n) ? r.held_out.at(n) : Stat{});
-        for (const Stat& st : stats) {
-            for (double v : {st.mean, st.std, st.min, st.max}) (s += ',') += detail::csv_number(v);
-            (s += ',') += std::to_string(st.n);
-        }
-        s += "\n";
+        s += detail::stat_csv_cells({r.harm_before, r.harm_after, r.harmless_loss}, r.held_out, names) + "\n";
     }
     return s;
 }
@@ -268,22 +279,12 @@ inline std::vector<WorstCaseRow> summarize_worst_cases(const std::vector<WorstCa
 
 inline std::string worst_case_csv(const std::vector<WorstCaseRow>& rows) {
     const auto names = detail::held_out_names(rows);
-    std::vector<std::string> metrics = {"harm_before", "worst_harm", "harmless_loss"};
-    for (const auto& n : names) metrics.push_back("worst_harm_" + n);
-    std::string s = "defence,seeds,attacks,examples,worst_attack";
-    for (const auto& m : metrics)
-        for (const char* f : {"mean", "std", "min", "max", "n"}) s += "," + m + "_" + f;
-    s += "\n";
+    std::string s = "defence,seeds,attacks,examples,worst_attack" +
+                    detail::stat_csv_header({"harm_before", "worst_harm", "harmless_loss"}, names, "worst_harm_", "") + "\n";
     for (const auto& r : rows) {
         s += detail::csv_text(r.defence) + "," + std::to_string(r.seeds) + "," + detail::csv_number(r.attacks) + "," +
              detail::csv_number(r.examples) + "," + detail::csv_text(r.attack);
-        std::vector<Stat> stats = {r.harm_before, r.harm, r.harmless_loss};
-        for (const auto& n : names) stats.push_back(r.held_out.count(n) ? r.held_out.at(n) : Stat{});
-        for (const Stat& st : stats) {
-            for (double v : {st.mean, st.std, st.min, st.max}) (s += ',') += detail::csv_number(v);
-            (s += ',') += std::to_string(st.n);
-        }
-        s += "\n";
+        s += detail::stat_csv_cells({r.harm_before, r.harm, r.harmless_loss}, r.held_out, names) + "\n";
     }
     return s;
 }
