@@ -55,7 +55,9 @@ public:
         if (fd < 0) throw io_error("cannot open '" + path.string() + "': " + errno_text(errno));
         struct Closer {
             int fd;
-            ~Closer() { ::close(fd); }
+            ~Closer() {
+                if (fd >= 0) ::close(fd);
+            }
         } closer{fd};
         struct stat st {};
         if (::fstat(fd, &st) != 0) throw io_error("cannot stat '" + path.string() + "': " + errno_text(errno));
@@ -68,6 +70,8 @@ public:
         if (p != MAP_FAILED) {
             mapped_ = p;
             data_ = static_cast<const std::byte*>(p);
+            fd_ = std::exchange(closer.fd, -1);  // kept for copy_out
+            path_ = path.string();
             return;
         }
         read_all(fd, path);
@@ -76,10 +80,31 @@ public:
     MappedFile& operator=(const MappedFile&) = delete;
     ~MappedFile() {
         if (mapped_) ::munmap(mapped_, size_);
+        if (fd_ >= 0) ::close(fd_);
     }
 
     const std::byte* data() const { return data_; }
     std::size_t size() const { return size_; }
+
+    /// Copies bytes [offset, offset + bytes) into dst. A mapped file is read with pread: the kernel
+    /// copies from its page cache straight into dst, which a loader filling a 13 GB model finds
+    /// faster than faulting in the mapping's pages and copying them (and the mapping stays cold).
+    void copy_out(std::size_t offset, void* dst, std::size_t bytes) const {
+        if (fd_ < 0) {
+            if (bytes) std::memcpy(dst, data_ + offset, bytes);
+            return;
+        }
+        auto* out = static_cast<char*>(dst);
+        while (bytes > 0) {
+            const ssize_t r = ::pread(fd_, out, bytes, static_cast<off_t>(offset));
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) throw io_error("cannot read '" + path_ + "': " + errno_text(errno));
+            if (r == 0) throw io_error("cannot read '" + path_ + "': it was cut short while open");
+            out += r;
+            offset += static_cast<std::size_t>(r);
+            bytes -= static_cast<std::size_t>(r);
+        }
+    }
 
     /// Lets the pages wholly inside [offset, offset + bytes) leave the process's resident memory: a
     /// loader that has copied a tensor out calls this so that the mapping of a 10 GB shard does not
@@ -97,6 +122,8 @@ private:
     void* mapped_ = nullptr;
     const std::byte* data_ = nullptr;
     std::size_t size_ = 0;
+    int fd_ = -1;  // open while mapped
+    std::string path_;
     std::vector<std::byte> copy_;
 
     /// The first size_ bytes (a file that shrinks meanwhile is cut short, and the header's checks see it).
@@ -307,7 +334,7 @@ public:
                 for (std::size_t begin = 0; begin < n; begin += chunk) {
                     const std::size_t end = std::min(n, begin + chunk);
                     if (t.dtype == stored_dtype_of<T>()) {
-                        std::memcpy(out + begin, p + begin * size, (end - begin) * size);
+                        file_->copy_out(file_offset + begin * size, out + begin, (end - begin) * size);
                     } else {
                         const auto b = static_cast<std::ptrdiff_t>(begin), e = static_cast<std::ptrdiff_t>(end);
 #pragma omp parallel for schedule(static) if (e - b > (1 << 16))
