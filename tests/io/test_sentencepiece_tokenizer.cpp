@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "error_message.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using ward::io::AddSpecialTokens;
@@ -86,18 +87,7 @@ std::size_t compare_with_hf(const Tokenizer& tok, const std::string& name, const
     return compared;
 }
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "ward-sp-XXXXXX").string();
-        if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-        path = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using ward_test::TempDir;
 
 void write_text(const fs::path& p, const std::string& s) {
     std::ofstream out(p, std::ios::binary);

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "error_message.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using ward::io::Tokenizer;
@@ -37,18 +38,7 @@ const fs::path fixtures = fs::path(__FILE__).parent_path() / "fixtures";
 const fs::path data_dir = WARD_DATA_DIR;  // the data shipped in data/
 const fs::path gpt2_dir = data_dir / "gpt2-tokenizer";
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "ward-tok-XXXXXX").string();
-        if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-        path = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using ward_test::TempDir;
 
 void write_text(const fs::path& p, const std::string& s) {
     std::ofstream out(p, std::ios::binary);

@@ -11,23 +11,13 @@
 #include <ward/nn.hpp>
 #include <ward/train/lm_trainer.hpp>
 
+#include "tiny_llama.hpp"
+
 namespace crash_world {
 
 using namespace ward;
 
-inline nn::TransformerConfig config() {
-    nn::TransformerConfig c;
-    c.family = nn::Family::llama;
-    c.vocab_size = 24;
-    c.hidden = 32;
-    c.layers = 2;
-    c.heads = 4;
-    c.kv_heads = 2;
-    c.intermediate = 64;
-    c.max_positions = 32;
-    c.tie_embeddings = false;
-    return c;
-}
+inline nn::TransformerConfig config() { return ward_test::tiny_llama(); }
 
 inline std::vector<train::Example> corpus() {
     std::vector<train::Example> out;

@@ -10,23 +10,13 @@
 #include <ward/nn.hpp>
 #include <ward/train/lm_trainer.hpp>
 
+#include "tiny_llama.hpp"
+
 using namespace ward;
 
 namespace {
 
-nn::TransformerConfig tiny_llama() {
-    nn::TransformerConfig c;
-    c.family = nn::Family::llama;
-    c.vocab_size = 24;
-    c.hidden = 32;
-    c.layers = 2;
-    c.heads = 4;
-    c.kv_heads = 2;
-    c.intermediate = 64;
-    c.max_positions = 64;
-    c.tie_embeddings = false;
-    return c;
-}
+using ward_test::tiny_llama;
 
 std::vector<train::Example> corpus() {
     // four fixed "sentences" over a 24-token vocabulary; the first 3 tokens are the prompt
