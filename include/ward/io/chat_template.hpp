@@ -227,6 +227,16 @@ public:
     const std::optional<std::string>& bos_token() const { return bos_; }
     const std::optional<std::string>& eos_token() const { return eos_; }
 
+    /// The token the template closes an assistant turn with, where generation should stop: the eos
+    /// token (llama2, mistral; unset: none), <|eot_id|> (llama3), <|im_end|> (chatml, qwen2, qwen2_5)
+    /// or <end_of_turn> (gemma).
+    std::optional<std::string> end_of_turn() const {
+        if (family_ == "llama2" || family_ == "mistral") return eos_;
+        if (family_ == "llama3") return "<|eot_id|>";
+        if (family_ == "gemma") return "<end_of_turn>";
+        return "<|im_end|>";
+    }
+
     /// The prompt, as transformers' apply_chat_template(messages, tokenize=False,
     /// add_generation_prompt=...) renders it; the template's own errors are value_errors with its text.
     std::string apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
