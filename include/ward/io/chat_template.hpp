@@ -198,8 +198,10 @@ public:
         const std::string norm = detail::normalise_template(tmpl);
         for (const auto& known : detail::known_templates)
             if (norm == known.text) return ChatTemplate(std::string(known.family), std::move(bos_token), std::move(eos_token));
+        std::string excerpt;  // one line: the template's newlines written as \n
+        for (char c : tmpl.substr(0, 80)) excerpt += c == '\n' ? std::string("\\n") : std::string(1, c);
         throw value_error(where + ": unrecognised chat template (ward renders llama2, llama3, mistral, chatml, gemma, "
-                                  "qwen2 and qwen2_5 templates only): " + (tmpl.size() > 80 ? tmpl.substr(0, 80) + "..." : tmpl));
+                                  "qwen2 and qwen2_5 templates only): " + excerpt + (tmpl.size() > 80 ? "..." : ""));
     }
 
     /// From <dir>/tokenizer_config.json: `chat_template` (a string, or a list of {name, template}

@@ -83,7 +83,7 @@ struct PromptAnswers {
 /// longer than max_prompt keeps its last max_prompt tokens (the end holds the request and the
 /// assistant header, what generation needs: TRL's keep_end); an answer keeps its first max_answer.
 struct ChatOptions {
-    std::optional<std::string> system;
+    std::optional<std::string> system = std::nullopt;
     std::size_t max_prompt = std::numeric_limits<std::size_t>::max();
     std::size_t max_answer = std::numeric_limits<std::size_t>::max();
 };
