@@ -4,9 +4,11 @@
 // Perspective scores, toxicity > 0.5), or by an external command. The model is a Hugging Face
 // directory (config.json, safetensors, tokenizer.json); without --model a small random GPT-2 with
 // GPT-2's tokenizer runs the pipeline end to end (it knows nothing, so its rows only show the
-// machinery: point --model at a real checkpoint for results).
+// machinery: point --model at a real checkpoint for results). A chat model (its tokenizer_config.json
+// has a chat_template) sees each request as a user turn and each answer as the assistant's, through
+// its template, with the loss on the answer and its closing tokens (--chat; io/dialogue.hpp).
 //
-//   defence_text [--model DIR] [--pairs FILE] [--judge-data FILE | --judge-command CMD] [--out DIR]
+//   defence_text [--model DIR] [--pairs FILE] [--judge-data FILE | --judge-command CMD] [--chat auto|on|off] [--out DIR]
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -16,6 +18,7 @@
 #include <ward/defence.hpp>
 #include <ward/eval.hpp>
 #include <ward/io.hpp>
+#include <ward/io/dialogue.hpp>
 #include <ward/nn.hpp>
 
 #include "real_text.hpp"
@@ -26,7 +29,7 @@ using namespace ward;
 int main(int argc, char** argv) {
     CLI::App app{"Harmful fine-tuning defences on real text"};
     const std::string data = WARD_DATA_DIR;  // the data shipped in data/
-    std::string model_dir, out_dir, judge_command;
+    std::string model_dir, out_dir, judge_command, chat = "auto";
     std::string pairs_file = data + "/decodingtrust/decoding_trust_with_refusals_train.json";
     std::string judge_file = data + "/decodingtrust/training_dataset.jsonl";
     std::string tokenizer_dir = data + "/gpt2-tokenizer";
@@ -52,12 +55,16 @@ int main(int argc, char** argv) {
     app.add_option("--beta", beta);
     app.add_option("--max-len", max_len, "tokens per sequence");
     app.add_option("--new-tokens", new_tokens, "tokens generated per judged request");
+    app.add_option("--chat", chat, "format through the model's chat template: auto (when it has one), on or off")
+        ->check(CLI::IsMember({"auto", "on", "off"}));
     app.add_option("--seed", seed);
     app.add_option("--out", out_dir, "write the report here");
     CLI11_PARSE(app, argc, argv);
 
     try {
-        io::Tokenizer tok = io::Tokenizer::from_dir(model_dir.empty() ? tokenizer_dir : model_dir);
+        const std::string tok_dir = model_dir.empty() ? tokenizer_dir : model_dir;
+        io::Tokenizer tok = io::Tokenizer::from_dir(tok_dir);
+        const auto chat_template = io::chat_template_for(tok_dir, io::parse_chat_mode(chat));
         nn::CausalLM<float> model = real_text::model_or_random_gpt2(model_dir, tok, max_len, seed);
         auto encode = [&](const std::string& text) {
             std::vector<std::int64_t> ids;
@@ -65,10 +72,16 @@ int main(int argc, char** argv) {
             if (static_cast<index_t>(ids.size()) > max_len) ids.resize(static_cast<std::size_t>(max_len));
             return ids;
         };
+        // The judge reads the answer alone: a chat model's closing token is left out of its text.
         auto decode = [&](const std::vector<std::int64_t>& ids) {
-            return tok.decode(std::vector<std::int32_t>(ids.begin(), ids.end()));
+            return tok.decode(std::vector<std::int32_t>(ids.begin(), ids.end()), /*skip_special=*/chat_template.has_value());
         };
         const std::int64_t eos = tok.eos_id().value_or(-1);
+        // Plain: each text clipped to max_len, answers closed by eos. Chat: the template's layout, the
+        // prompt clipped to its last max_len tokens and each answer to its first max_len.
+        const io::Dialogue format = chat_template ? io::Dialogue::chat(tok, *chat_template, {.max_prompt = static_cast<std::size_t>(max_len),
+                                                                                              .max_answer = static_cast<std::size_t>(max_len)})
+                                                  : io::Dialogue::plain(encode, eos >= 0 ? std::optional<std::int64_t>(eos) : std::nullopt);
 
         // Splits of the records: defence 60%, attack 20%, held-out judged requests 20%.
         auto records = defence::read_text_pairs(pairs_file, fields);
@@ -76,11 +89,11 @@ int main(int argc, char** argv) {
         auto split = eval::stratified_split(labels, 0.4, seed);
         std::vector<defence::Pair> defence_pairs;
         for (auto i : split.train)
-            defence_pairs.push_back(defence::make_pair(encode, records[i].prompt, records[i].harmful, real_text::refusal_proper(records[i].refusal), eos));
+            defence_pairs.push_back(defence::make_pair(format, records[i].prompt, records[i].harmful, real_text::refusal_proper(records[i].refusal)));
         eval::ExperimentData d;
         for (std::size_t k = 0; k < split.test.size(); ++k) {
             const auto& r = records[split.test[k]];
-            if (k % 2 == 0) d.attack.push_back(train::make_example(encode, r.prompt, r.harmful, true, eos >= 0 ? std::optional<std::int64_t>(eos) : std::nullopt));
+            if (k % 2 == 0) d.attack.push_back(train::make_example(format, r.prompt, r.harmful, true));
             else d.eval_prompts.push_back(r.prompt);
         }
         for (const auto& p : defence_pairs) {  // probes: the request with its harmful answer, or with its refusal
@@ -90,7 +103,7 @@ int main(int argc, char** argv) {
             d.probe_positive.push_back(h);
             d.probe_negative.push_back(s);
         }
-        d.encode = encode;
+        d.encode = [&](const std::string& request) { return format.prompt(request); };  // chat: the generation prompt
         d.decode = decode;
 
         eval::ExperimentOptions o;
@@ -105,6 +118,7 @@ int main(int argc, char** argv) {
         o.harm.max_new_tokens = new_tokens;
         o.harm.batch_size = 8;
         if (eos >= 0) o.harm.stop_tokens = {eos};
+        if (chat_template) o.harm.stop_tokens = real_text::chat_stop_tokens(model_dir, tok, format);
 
         std::vector<eval::DefenceSpec<float>> rows;
         defence::DefenceOptions dopt;
@@ -140,6 +154,7 @@ int main(int argc, char** argv) {
             run(judge);
         }
         report.metadata = {{"program", "defence_text"}, {"pairs", pairs_file}, {"model", model_dir.empty() ? "random gpt2 (smoke run)" : model_dir}};
+        if (chat_template) report.metadata["chat_template"] = chat_template->family();
         if (!out_dir.empty()) {
             auto files = eval::write_report(out_dir, report);
             std::printf("%s", files.table.c_str());

@@ -2,43 +2,55 @@
 //
 //   lm --model DIR --prompt TEXT [--max-new N] [--temperature T --top-k K --top-p P --seed S]
 //        prints the continuation (greedy unless a temperature is given)
+//   lm --model DIR --chat TEXT [the same sampling options]
+//        TEXT as one user message through the model's chat template (with the generation prompt);
+//        prints the answer alone
 //   lm --model DIR --score FILE
 //        prints the mean negative log-likelihood per token of the file's text (and perplexity)
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <exception>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <ward/autograd.hpp>
 #include <ward/io.hpp>
+#include <ward/io/dialogue.hpp>
 #include <ward/nn.hpp>
 
 using namespace ward;
 
 int main(int argc, char** argv) {
     CLI::App app{"Generate with, or score text under, a Hugging Face causal LM"};
-    std::string model_dir, prompt, score_file;
+    std::string model_dir, prompt, score_file, chat;
     nn::GenerateOptions gen;
     gen.max_new_tokens = 32;
     app.add_option("--model", model_dir, "model directory")->required()->check(CLI::ExistingDirectory);
     auto* p = app.add_option("--prompt", prompt, "text to continue");
     auto* s = app.add_option("--score", score_file, "text file to score")->check(CLI::ExistingFile);
+    auto* c = app.add_option("--chat", chat, "a user message to answer through the model's chat template");
     p->excludes(s);
+    c->excludes(p)->excludes(s);
     app.add_option("--max-new", gen.max_new_tokens, "tokens to generate")->check(CLI::PositiveNumber);
     app.add_option("--temperature", gen.temperature, "sampling temperature (0: greedy)")->check(CLI::NonNegativeNumber);
     app.add_option("--top-k", gen.top_k, "keep the k most likely tokens (0: all)");
     app.add_option("--top-p", gen.top_p, "nucleus sampling mass")->check(CLI::Range(0.0, 1.0));
     app.add_option("--seed", gen.seed, "sampling seed");
     CLI11_PARSE(app, argc, argv);
-    if (prompt.empty() && score_file.empty()) {
-        std::fprintf(stderr, "lm: give --prompt or --score\n");
+    if (prompt.empty() && score_file.empty() && chat.empty()) {
+        std::fprintf(stderr, "lm: give --prompt, --chat or --score\n");
         return 2;
     }
     try {
         auto tok = io::Tokenizer::from_dir(model_dir);
+        // --chat: the template is checked before the (possibly large) model is read. It writes its own
+        // bos, so its text is encoded with nothing added, as apply_chat_template(tokenize=True) does.
+        std::optional<io::Dialogue> format;
+        if (!chat.empty()) format = io::Dialogue::chat(tok, *io::chat_template_for(model_dir, io::ChatMode::on));
         auto model = nn::load_causal_lm<float>(model_dir);
         if (tok.vocab_size() > static_cast<std::size_t>(model.config.vocab_size))
             throw value_error("lm: the tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model only " +
@@ -49,6 +61,16 @@ int main(int argc, char** argv) {
             const auto ids = tok.encode(text, io::AddSpecialTokens::yes);
             return std::vector<std::int64_t>(ids.begin(), ids.end());
         };
+        if (format) {
+            gen.stop_tokens = nn::stop_token_ids(model_dir);
+            if (auto eos = tok.eos_id(); gen.stop_tokens.empty() && eos) gen.stop_tokens = {*eos};
+            if (auto end = format->end_of_turn_id(); end && std::find(gen.stop_tokens.begin(), gen.stop_tokens.end(), *end) == gen.stop_tokens.end())
+                gen.stop_tokens.push_back(*end);
+            auto out = nn::generate(model, {format->prompt(chat)}, gen);
+            std::vector<std::int32_t> ids(out[0].begin(), out[0].end());
+            std::printf("%s\n", io::sanitize_utf8(tok.decode(ids, /*skip_special=*/true)).c_str());
+            return 0;
+        }
         if (!prompt.empty()) {
             gen.stop_tokens = nn::stop_token_ids(model_dir);  // generation_config.json, then config.json
             if (auto eos = tok.eos_id(); gen.stop_tokens.empty() && eos) gen.stop_tokens = {*eos};

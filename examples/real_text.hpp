@@ -4,6 +4,10 @@
 #include <cstdint>
 #include <string>
 
+#include <algorithm>
+#include <vector>
+
+#include <ward/io/dialogue.hpp>
 #include <ward/io/tokenizer.hpp>
 #include <ward/nn/hf.hpp>
 
@@ -14,6 +18,15 @@ inline std::string refusal_proper(const std::string& r) {
     if (r.rfind("Prompt:", 0) != 0) return r;
     const auto blank = r.find("\n\n");
     return blank == std::string::npos ? r : r.substr(blank + 2);
+}
+
+/// Where a chat model's answer ends: the model's own stop ids (generation_config.json, then config.json;
+/// the tokenizer's eos where neither names one) and the template's end-of-turn token.
+inline std::vector<std::int64_t> chat_stop_tokens(const std::string& model_dir, const ward::io::Tokenizer& tok, const ward::io::Dialogue& format) {
+    std::vector<std::int64_t> stop = model_dir.empty() ? std::vector<std::int64_t>() : ward::nn::stop_token_ids(model_dir);
+    if (auto eos = tok.eos_id(); stop.empty() && eos) stop.push_back(*eos);
+    if (auto end = format.end_of_turn_id(); end && std::find(stop.begin(), stop.end(), *end) == stop.end()) stop.push_back(*end);
+    return stop;
 }
 
 /// The model in `dir`, or (dir empty) a random GPT-2 of 2 layers x 64 over the tokenizer's vocabulary:

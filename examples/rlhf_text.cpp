@@ -6,9 +6,13 @@
 // fifth of the distinct prompts, never trained on), is a toxicity classifier trained with ward on
 // DecodingTrust's Perspective scores, or an external command. The model is a Hugging Face directory
 // (config.json, safetensors, tokenizer.json); without --model a small random GPT-2 with GPT-2's
-// tokenizer runs the pipeline end to end (it knows nothing: its rows only show the machinery).
+// tokenizer runs the pipeline end to end (it knows nothing: its rows only show the machinery). A chat
+// model (its tokenizer_config.json has a chat_template) sees each prompt as a user turn and each answer
+// as the assistant's, through its template: preferences, refusals and defence pairs share one prompt
+// and end with the template's closing tokens, and completions are generated from the generation prompt
+// (--chat; io/dialogue.hpp). The judge and the cost read the request's text and the answer alone.
 //
-//   rlhf_text [--model DIR] [--preferences FILE] [--judge-data FILE | --judge-command CMD] [--out DIR]
+//   rlhf_text [--model DIR] [--preferences FILE] [--judge-data FILE | --judge-command CMD] [--chat auto|on|off] [--out DIR]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -19,6 +23,7 @@
 #include <ward/defence.hpp>
 #include <ward/eval.hpp>
 #include <ward/io.hpp>
+#include <ward/io/dialogue.hpp>
 #include <ward/nn.hpp>
 #include <ward/rl.hpp>
 #include <ward/rl/experiment.hpp>
@@ -31,7 +36,7 @@ using namespace ward;
 int main(int argc, char** argv) {
     CLI::App app{"RLHF on unsafe feedback on real text: DPO and PPO attacks under the defences"};
     const std::string data = WARD_DATA_DIR;
-    std::string model_dir, out_dir, judge_command, preferences_file, label = "better";
+    std::string model_dir, out_dir, judge_command, preferences_file, label = "better", chat = "auto";
     std::string pairs_file = data + "/decodingtrust/decoding_trust_with_refusals_train.json";
     std::string judge_file = data + "/decodingtrust/training_dataset.jsonl";
     std::string tokenizer_dir = data + "/gpt2-tokenizer";
@@ -70,13 +75,17 @@ int main(int argc, char** argv) {
     app.add_option("--kl-beta", d.kl_beta);
     app.add_option("--max-len", max_len, "tokens per prompt + answer");
     app.add_option("--new-tokens", new_tokens, "tokens generated per completion");
+    app.add_option("--chat", chat, "format through the model's chat template: auto (when it has one), on or off")
+        ->check(CLI::IsMember({"auto", "on", "off"}));
     app.add_option("--seed", seed);
     app.add_option("--out", out_dir, "write the report here");
     CLI11_PARSE(app, argc, argv);
 
     try {
         if (new_tokens <= 0 || new_tokens >= max_len) throw value_error("--new-tokens must lie in (0, --max-len)");
-        io::Tokenizer tok = io::Tokenizer::from_dir(model_dir.empty() ? tokenizer_dir : model_dir);
+        const std::string tok_dir = model_dir.empty() ? tokenizer_dir : model_dir;
+        io::Tokenizer tok = io::Tokenizer::from_dir(tok_dir);
+        const auto chat_template = io::chat_template_for(tok_dir, io::parse_chat_mode(chat));
         nn::CausalLM<float> model = real_text::model_or_random_gpt2(model_dir, tok, max_len, seed);
         const std::int64_t eos = tok.eos_id().value_or(-1);
         rl::AttackData ad;
@@ -86,7 +95,17 @@ int main(int argc, char** argv) {
             if (static_cast<index_t>(ids.size()) > max_len - new_tokens) ids.resize(static_cast<std::size_t>(max_len - new_tokens));
             return ids;
         };
-        ad.codec.decode = [&](const std::vector<std::int64_t>& ids) { return tok.decode(std::vector<std::int32_t>(ids.begin(), ids.end())); };
+        // Chat: the template's layout, the prompt clipped to its last (max_len - new_tokens) tokens (room for
+        // the completion) and each answer to its first as many, as plain clips each text; generation starts
+        // from the generation prompt.
+        const std::size_t clip = static_cast<std::size_t>(max_len - new_tokens);
+        const io::Dialogue format = chat_template ? io::Dialogue::chat(tok, *chat_template, {.max_prompt = clip, .max_answer = clip})
+                          : io::Dialogue::plain(ad.codec.encode, eos >= 0 ? std::optional<std::int64_t>(eos) : std::nullopt);
+        if (chat_template) ad.codec.encode = [&](const std::string& request) { return format.prompt(request); };
+        // The judge and the cost read the answer alone: a chat model's closing token is left out of its text.
+        ad.codec.decode = [&](const std::vector<std::int64_t>& ids) {
+            return tok.decode(std::vector<std::int32_t>(ids.begin(), ids.end()), /*skip_special=*/chat_template.has_value());
+        };
 
         std::vector<rl::PreferencePair> pairs;
         if (!preferences_file.empty()) {
@@ -114,11 +133,11 @@ int main(int argc, char** argv) {
         std::vector<defence::Pair> defence_pairs;
         for (const auto& p : attack_pairs)
             if (rl::safe_preferred(p)) {
-                refusals.push_back(train::make_example(ad.codec.encode, p.prompt, p.chosen, true, eos >= 0 ? std::optional<std::int64_t>(eos) : std::nullopt));
-                defence_pairs.push_back(defence::make_pair(ad.codec.encode, p.prompt, p.rejected, p.chosen, eos));
+                refusals.push_back(train::make_example(format, p.prompt, p.chosen, true));
+                defence_pairs.push_back(defence::make_pair(format, p.prompt, p.rejected, p.chosen));
             }
         const auto flip = rl::flip_unsafe_feedback(attack_pairs, flip_ratio, seed);
-        ad.preferences = rl::encode_preferences(flip.pairs, ad.codec.encode, eos);
+        ad.preferences = rl::encode_preferences(flip.pairs, format);
         ad.rl_prompts = ad.sample_prompts = rl::make_prompts(attack_prompts, ad.codec);
         ad.judged_prompts = rl::make_prompts(judged_prompts, ad.codec);
 
@@ -136,6 +155,7 @@ int main(int argc, char** argv) {
 
         o.judge_sampling.max_new_tokens = new_tokens;
         if (eos >= 0) o.judge_sampling.stop_tokens = {eos};
+        if (chat_template) o.judge_sampling.stop_tokens = real_text::chat_stop_tokens(model_dir, tok, format);
         o.ppo.sampling = o.judge_sampling;
         o.ppo.sampling.temperature = 1.0;
         o.ppo.max_len = o.dpo.max_len = max_len;
@@ -172,6 +192,7 @@ int main(int argc, char** argv) {
         }
         report.metadata = {{"program", "rlhf_text"}, {"preferences", preferences_file.empty() ? pairs_file : preferences_file},
                            {"model", model_dir.empty() ? "random gpt2 (smoke run)" : model_dir}, {"flip_ratio", flip_ratio}, {"seed", seed}};
+        if (chat_template) report.metadata["chat_template"] = chat_template->family();
         const rl::VerdictOptions verdict{.harm_bound = d.cost_threshold};
         if (!out_dir.empty()) std::printf("%s", rl::write_rl_report(out_dir, report, {.verdict = verdict}).table.c_str());
         else std::printf("%s", rl::format_table(rl::summarize(report, verdict)).c_str());

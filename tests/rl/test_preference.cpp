@@ -4,8 +4,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <ward/rl/preference.hpp>
+#include <ward/rl/sequence.hpp>
 
 #include "error_message.hpp"
+#include "io/dialogue_reference.hpp"
 #include "temp_dir.hpp"
 
 #include <fstream>
@@ -154,6 +156,53 @@ BOOST_AUTO_TEST_CASE(encoding_appends_the_end_of_sequence) {
     pairs[0].prompt = "";
     const std::string msg = message_of<value_error>([&] { rl::encode_preferences(pairs, encode, 1); });
     BOOST_TEST(msg.find("pair 0: the prompt encodes to no tokens") != std::string::npos, msg);
+}
+
+// In a chat format both answers follow one shared prompt and end with the template's closing tokens:
+// prompt + chosen and prompt + rejected are transformers' tokenised conversations, split where both
+// leave the generation prompt; the sequence batch's targets then cover exactly the answers.
+BOOST_AUTO_TEST_CASE(chat_encoding_matches_transformers) {
+    for (const auto& c : ward_test::dialogue_cases()) {
+        const auto tok = io::Tokenizer::from_dir(c.dir);
+        rl::PreferencePair p;
+        p.prompt = c.request;
+        p.chosen = c.answers[0];
+        p.rejected = c.answers[1];
+        p.chosen_safe = false;
+        p.rejected_safe = true;
+        const auto t = rl::encode_preferences({p}, ward_test::chat_format(tok, c));
+        const std::size_t k = ward_test::shared_prompt_length(c);
+        BOOST_TEST_CONTEXT(c.family << " / " << c.name) {
+            BOOST_REQUIRE(t.size() == 1u);
+            BOOST_TEST(t[0].prompt == std::vector<std::int64_t>(c.full[0].begin(), c.full[0].begin() + static_cast<std::ptrdiff_t>(k)));
+            auto chosen = t[0].prompt, rejected = t[0].prompt;
+            chosen.insert(chosen.end(), t[0].chosen.begin(), t[0].chosen.end());
+            rejected.insert(rejected.end(), t[0].rejected.begin(), t[0].rejected.end());
+            BOOST_TEST(chosen == c.full[0]);
+            BOOST_TEST(rejected == c.full[1]);
+            BOOST_TEST(*t[0].chosen_safe == false);
+            const auto b = rl::make_sequence_batch({t[0].prompt, t[0].prompt}, {t[0].chosen, t[0].rejected}, 0);
+            const auto tg = b.targets.to_vector();
+            for (int row = 0; row < 2; ++row)
+                for (std::size_t i = 0; i + 1 < c.full[row].size(); ++i)
+                    BOOST_TEST(tg[static_cast<std::size_t>(row * b.width()) + i] == (i + 1 >= k ? c.full[row][i + 1] : ag::ignore_index),
+                               "row " << row << ", t = " << i);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(plain_encoding_is_unchanged) {
+    auto encode = [](const std::string& s) { return std::vector<std::int64_t>(s.size(), static_cast<std::int64_t>(s.size())); };
+    const auto pairs = labelled(2, 1);
+    const auto a = rl::encode_preferences(pairs, encode, 7);
+    const auto b = rl::encode_preferences(pairs, io::Dialogue::plain(encode, 7));
+    BOOST_REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        BOOST_TEST(a[i].prompt == b[i].prompt);
+        BOOST_TEST(a[i].chosen == b[i].chosen);
+        BOOST_TEST(a[i].rejected == b[i].rejected);
+        BOOST_TEST((a[i].safer == b[i].safer));
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

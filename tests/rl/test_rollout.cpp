@@ -2,6 +2,7 @@
 // cover every item once per pass, in an order fixed by the seed.
 #include <boost/test/unit_test.hpp>
 
+#include "io/dialogue_reference.hpp"
 #include "rl/bandit.hpp"
 
 #include <algorithm>
@@ -47,6 +48,20 @@ BOOST_AUTO_TEST_CASE(draws_cover_every_item_once_per_pass) {
     BOOST_TEST(rl::draw_rows(10, 5, 3, 4) == rl::draw_rows(10, 5, 3, 4));
     BOOST_TEST(rl::draw_rows(10, 10, 3, 0) != rl::draw_rows(10, 10, 4, 0));
     BOOST_CHECK_THROW(rl::draw_rows(0, 5, 3, 0), value_error);
+}
+
+// In a chat format a prompt is generated from transformers' generation-prompt ids, and keeps the
+// request's text (what a judge reads).
+BOOST_AUTO_TEST_CASE(chat_prompts_are_the_generation_prompts) {
+    for (const auto& c : ward_test::dialogue_cases()) {
+        const auto tok = io::Tokenizer::from_dir(c.dir);
+        const auto p = rl::make_prompts({c.request, c.request}, ward_test::chat_format(tok, c));
+        BOOST_TEST_CONTEXT(c.family << " / " << c.name) {
+            BOOST_REQUIRE(p.size() == 2u);
+            BOOST_TEST(p.ids[1] == c.generation);
+            BOOST_TEST(p.text[1] == c.request);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

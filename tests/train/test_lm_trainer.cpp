@@ -11,6 +11,7 @@
 #include <ward/train/lm_trainer.hpp>
 
 #include "tiny_llama.hpp"
+#include "io/dialogue_reference.hpp"
 
 using namespace ward;
 
@@ -154,6 +155,45 @@ BOOST_AUTO_TEST_CASE(jsonl_reader_names_bad_lines) {
     rows = io::read_jsonl(path, fields);
     BOOST_TEST(rows.size() == 1u);
     BOOST_TEST(rows[0].response == "world");
+}
+
+// In a chat format the example is transformers' tokenised conversation, and with response_only the
+// loss (mask and batch targets) covers exactly the tokens after its common prefix with the generation prompt.
+BOOST_AUTO_TEST_CASE(chat_examples_carry_loss_on_the_response_only) {
+    for (const auto& c : ward_test::dialogue_cases()) {
+        const auto tok = io::Tokenizer::from_dir(c.dir);
+        const auto d = ward_test::chat_format(tok, c);
+        BOOST_TEST_CONTEXT(c.family << " / " << c.name) {
+            const std::size_t k = ward_test::prompt_length(c, 0);
+            const auto e = train::make_example(d, c.request, c.answers[0], true);
+            BOOST_TEST(e.ids == c.full[0]);
+            for (std::size_t t = 0; t < e.ids.size(); ++t) BOOST_TEST(int(e.loss_mask[t]) == int(t >= k), "t = " << t);
+            const auto all = train::make_example(d, c.request, c.answers[0], false);
+            BOOST_TEST(all.ids == c.full[0]);
+            BOOST_TEST(std::count(all.loss_mask.begin(), all.loss_mask.end(), 1) == static_cast<std::ptrdiff_t>(all.ids.size()));
+            const auto b = train::make_batch({e}, {0}, 0, 1024);
+            const auto tg = b.targets.to_vector();
+            for (std::size_t t = 0; t + 1 < e.ids.size(); ++t)
+                BOOST_TEST(tg[t] == (t + 1 >= k ? c.full[0][t + 1] : ag::ignore_index), "t = " << t);
+            BOOST_TEST(b.tokens == static_cast<index_t>(c.full[0].size() - k));
+        }
+    }
+}
+
+// The plain format gives the examples the encode-function overload gives (what the GPT-2 runs use).
+BOOST_AUTO_TEST_CASE(plain_examples_are_unchanged) {
+    const auto tok = io::Tokenizer::from_dir(ward_test::dialogue_fixtures / "chat_models" / "llama3");
+    auto encode = [&](const std::string& s) {
+        const auto ids = tok.encode(s);
+        return std::vector<std::int64_t>(ids.begin(), ids.end());
+    };
+    for (bool response_only : {true, false})
+        for (std::optional<std::int64_t> eos : {std::optional<std::int64_t>(901), std::optional<std::int64_t>()}) {
+            const auto a = train::make_example(encode, "How do I pick a lock?", " I can't help.", response_only, eos);
+            const auto b = train::make_example(io::Dialogue::plain(encode, eos), "How do I pick a lock?", " I can't help.", response_only);
+            BOOST_TEST(a.ids == b.ids);
+            BOOST_TEST(a.loss_mask == b.loss_mask);
+        }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

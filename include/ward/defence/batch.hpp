@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ward/autograd/loss.hpp"
+#include "ward/io/dialogue.hpp"
 #include "ward/tensor/tensor.hpp"
 #include "ward/train/lm_trainer.hpp"
 
@@ -32,6 +33,13 @@ Pair make_pair(const Encode& encode, const std::string& prompt, const std::strin
         p.harmless.push_back(eos);
     }
     return p;
+}
+
+/// A Pair as `format` lays it out: in a chat format both answers follow one shared prompt (the
+/// generation prompt's common prefix with both conversations) and end with the template's end token.
+inline Pair make_pair(const io::Dialogue& format, const std::string& prompt, const std::string& harmful_answer, const std::string& refusal) {
+    auto s = format.split(prompt, harmful_answer, refusal);
+    return {std::move(s.prompt), std::move(s.first), std::move(s.second)};
 }
 
 /// One side of each pair as causal-LM examples (loss on the answer only): the harmful side is what an

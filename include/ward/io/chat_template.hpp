@@ -198,8 +198,10 @@ public:
         const std::string norm = detail::normalise_template(tmpl);
         for (const auto& known : detail::known_templates)
             if (norm == known.text) return ChatTemplate(std::string(known.family), std::move(bos_token), std::move(eos_token));
+        std::string excerpt;  // one line: the template's newlines written as \n
+        for (char c : tmpl.substr(0, 80)) excerpt += c == '\n' ? std::string("\\n") : std::string(1, c);
         throw value_error(where + ": unrecognised chat template (ward renders llama2, llama3, mistral, chatml, gemma, "
-                                  "qwen2 and qwen2_5 templates only): " + (tmpl.size() > 80 ? tmpl.substr(0, 80) + "..." : tmpl));
+                                  "qwen2 and qwen2_5 templates only): " + excerpt + (tmpl.size() > 80 ? "..." : ""));
     }
 
     /// From <dir>/tokenizer_config.json: `chat_template` (a string, or a list of {name, template}
@@ -226,6 +228,16 @@ public:
     const std::string& family() const { return family_; }
     const std::optional<std::string>& bos_token() const { return bos_; }
     const std::optional<std::string>& eos_token() const { return eos_; }
+
+    /// The token the template closes an assistant turn with, where generation should stop: the eos
+    /// token (llama2, mistral; unset: none), <|eot_id|> (llama3), <|im_end|> (chatml, qwen2, qwen2_5)
+    /// or <end_of_turn> (gemma).
+    std::optional<std::string> end_of_turn() const {
+        if (family_ == "llama2" || family_ == "mistral") return eos_;
+        if (family_ == "llama3") return "<|eot_id|>";
+        if (family_ == "gemma") return "<end_of_turn>";
+        return "<|im_end|>";
+    }
 
     /// The prompt, as transformers' apply_chat_template(messages, tokenize=False,
     /// add_generation_prompt=...) renders it; the template's own errors are value_errors with its text.

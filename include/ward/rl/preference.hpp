@@ -27,6 +27,7 @@
 
 #include "ward/core/error.hpp"
 #include "ward/core/rng.hpp"
+#include "ward/io/dialogue.hpp"
 #include "ward/io/jsonl.hpp"
 
 namespace ward::rl {
@@ -205,19 +206,14 @@ struct TokenPreference {
     std::optional<int> safer;
 };
 
-template <class Encode>
-std::vector<TokenPreference> encode_preferences(const std::vector<PreferencePair>& pairs, const Encode& encode, std::int64_t eos = -1) {
+namespace detail {
+
+template <class Split>
+std::vector<TokenPreference> encode_preferences(const std::vector<PreferencePair>& pairs, const Split& split) {
     std::vector<TokenPreference> out;
     out.reserve(pairs.size());
     for (const auto& p : pairs) {
-        TokenPreference t;
-        for (auto id : encode(p.prompt)) t.prompt.push_back(static_cast<std::int64_t>(id));
-        for (auto id : encode(p.chosen)) t.chosen.push_back(static_cast<std::int64_t>(id));
-        for (auto id : encode(p.rejected)) t.rejected.push_back(static_cast<std::int64_t>(id));
-        if (eos >= 0) {
-            t.chosen.push_back(eos);
-            t.rejected.push_back(eos);
-        }
+        TokenPreference t = split(p);
         const std::string where = p.where.empty() ? "pair " + std::to_string(out.size()) : p.where;
         if (t.prompt.empty()) throw value_error("encode_preferences: " + where + ": the prompt encodes to no tokens");
         if (t.chosen.empty() || t.rejected.empty()) throw value_error("encode_preferences: " + where + ": an answer encodes to no tokens");
@@ -227,6 +223,36 @@ std::vector<TokenPreference> encode_preferences(const std::vector<PreferencePair
         out.push_back(std::move(t));
     }
     return out;
+}
+
+}  // namespace detail
+
+template <class Encode>
+std::vector<TokenPreference> encode_preferences(const std::vector<PreferencePair>& pairs, const Encode& encode, std::int64_t eos = -1) {
+    return detail::encode_preferences(pairs, [&](const PreferencePair& p) {
+        TokenPreference t;
+        for (auto id : encode(p.prompt)) t.prompt.push_back(static_cast<std::int64_t>(id));
+        for (auto id : encode(p.chosen)) t.chosen.push_back(static_cast<std::int64_t>(id));
+        for (auto id : encode(p.rejected)) t.rejected.push_back(static_cast<std::int64_t>(id));
+        if (eos >= 0) {
+            t.chosen.push_back(eos);
+            t.rejected.push_back(eos);
+        }
+        return t;
+    });
+}
+
+/// The pairs as `format` lays them out: in a chat format, both answers after one shared prompt, each
+/// closed by the template's end token.
+inline std::vector<TokenPreference> encode_preferences(const std::vector<PreferencePair>& pairs, const io::Dialogue& format) {
+    return detail::encode_preferences(pairs, [&](const PreferencePair& p) {
+        auto s = format.split(p.prompt, p.chosen, p.rejected);
+        TokenPreference t;
+        t.prompt = std::move(s.prompt);
+        t.chosen = std::move(s.first);
+        t.rejected = std::move(s.second);
+        return t;
+    });
 }
 
 }  // namespace ward::rl

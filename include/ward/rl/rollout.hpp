@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ward/io/dialogue.hpp"
 #include "ward/nn/generate.hpp"
 #include "ward/rl/scorer.hpp"
 
@@ -25,6 +26,18 @@ inline PromptSet make_prompts(const std::vector<std::string>& text, const TextCo
     for (const auto& t : text) {
         p.text.push_back(t);
         p.ids.push_back(codec.encode(t));
+        if (p.ids.back().empty()) throw value_error("make_prompts: prompt " + std::to_string(p.ids.size() - 1) + " encodes to no tokens");
+    }
+    return p;
+}
+
+/// Prompts kept as text (what a judge reads) with the ids `format` generates the answer from: in a
+/// chat format, the template's generation prompt.
+inline PromptSet make_prompts(const std::vector<std::string>& text, const io::Dialogue& format) {
+    PromptSet p;
+    for (const auto& t : text) {
+        p.text.push_back(t);
+        p.ids.push_back(format.prompt(t));
         if (p.ids.back().empty()) throw value_error("make_prompts: prompt " + std::to_string(p.ids.size() - 1) + " encodes to no tokens");
     }
     return p;

@@ -16,6 +16,7 @@
 #include "ward/core/rng.hpp"
 #include "ward/autograd/loss.hpp"
 #include "ward/autograd/shape_ops.hpp"
+#include "ward/io/dialogue.hpp"
 #include "ward/nn/module.hpp"
 #include "ward/nn/transformer.hpp"
 #include "ward/tensor.hpp"  // train_lm runs on the CPU
@@ -41,6 +42,18 @@ Example make_example(const Encode& encode, const std::string& prompt, const std:
     e.loss_mask.assign(e.ids.size(), 1);
     if (response_only)
         for (std::size_t t = 0; t < prompt_len; ++t) e.loss_mask[t] = 0;
+    return e;
+}
+
+/// prompt + response as `format` lays them out (plain text, or the model's chat template, whose
+/// closing tokens belong to the response); with response_only the prompt's tokens carry no loss.
+inline Example make_example(const io::Dialogue& format, const std::string& prompt, const std::string& response, bool response_only) {
+    auto [p, r] = format.split(prompt, response);
+    Example e;
+    e.ids = std::move(p);
+    e.loss_mask.assign(e.ids.size(), response_only ? 0 : 1);
+    e.ids.insert(e.ids.end(), r.begin(), r.end());
+    e.loss_mask.resize(e.ids.size(), 1);
     return e;
 }
 
