@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -331,18 +332,26 @@ public:
                 const std::size_t size = stored_dtype_size(t.dtype), n = static_cast<std::size_t>(t.numel());
                 const std::size_t chunk = std::max<std::size_t>(1, (std::size_t{4} << 20) / size);  // 4 MB of the file
                 const std::size_t file_offset = header_->data_offset + t.data_begin;
-                for (std::size_t begin = 0; begin < n; begin += chunk) {
-                    const std::size_t end = std::min(n, begin + chunk);
-                    if (t.dtype == stored_dtype_of<T>()) {
-                        file_->copy_out(file_offset + begin * size, out + begin, (end - begin) * size);
-                    } else {
-                        const auto b = static_cast<std::ptrdiff_t>(begin), e = static_cast<std::ptrdiff_t>(end);
-#pragma omp parallel for schedule(static) if (e - b > (1 << 16))
-                        for (std::ptrdiff_t i = b; i < e; ++i)
-                            out[i] = detail::convert_element<T>(t.dtype, p + static_cast<std::size_t>(i) * size);
+                // Chunks on every thread: one thread's copy does not reach the memory bandwidth.
+                const auto chunks = static_cast<std::ptrdiff_t>((n + chunk - 1) / chunk);
+                std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
+                for (std::ptrdiff_t c = 0; c < chunks; ++c) {
+                    const std::size_t begin = static_cast<std::size_t>(c) * chunk, end = std::min(n, begin + chunk);
+                    try {
+                        if (t.dtype == stored_dtype_of<T>()) {
+                            file_->copy_out(file_offset + begin * size, out + begin, (end - begin) * size);
+                        } else {
+                            for (std::size_t i = begin; i < end; ++i)
+                                out[i] = detail::convert_element<T>(t.dtype, p + i * size);
+                        }
+                        if (drop_behind) file_->drop_pages(file_offset + begin * size, (end - begin) * size);
+                    } catch (...) {  // nothing may leave an OpenMP region: the first failure is rethrown below
+#pragma omp critical(ward_safetensors_copy)
+                        if (!failure) failure = std::current_exception();
                     }
-                    if (drop_behind) file_->drop_pages(file_offset + begin * size, (end - begin) * size);
                 }
+                if (failure) std::rethrow_exception(failure);
                 return;
             }
         }
