@@ -17,12 +17,17 @@ inline std::atomic<std::uint64_t> reduction_passes{0};
 inline std::atomic<std::int64_t> host_bytes_in_use{0};
 inline std::atomic<std::int64_t> host_bytes_peak{0};
 
-inline void note_host_allocation(std::int64_t bytes) {
-    std::int64_t now = host_bytes_in_use.fetch_add(bytes) + bytes;
-    std::int64_t peak = host_bytes_peak.load();
-    while (now > peak && !host_bytes_peak.compare_exchange_weak(peak, now)) {
+namespace detail {
+/// Adds `bytes` to `in_use` and raises `peak` to the new total where it is higher.
+inline void note_allocation(std::atomic<std::int64_t>& in_use, std::atomic<std::int64_t>& peak, std::int64_t bytes) {
+    const std::int64_t now = in_use.fetch_add(bytes) + bytes;
+    std::int64_t seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
     }
 }
+}  // namespace detail
+
+inline void note_host_allocation(std::int64_t bytes) { detail::note_allocation(host_bytes_in_use, host_bytes_peak, bytes); }
 inline void note_host_release(std::int64_t bytes) { host_bytes_in_use.fetch_sub(bytes); }
 
 /// The same for device (GPU) tensor storage, plus how often the device block cache served a
@@ -32,12 +37,7 @@ inline std::atomic<std::int64_t> device_bytes_peak{0};
 inline std::atomic<std::uint64_t> device_cache_hits{0};
 inline std::atomic<std::uint64_t> device_cache_misses{0};
 
-inline void note_device_allocation(std::int64_t bytes) {
-    std::int64_t now = device_bytes_in_use.fetch_add(bytes) + bytes;
-    std::int64_t peak = device_bytes_peak.load();
-    while (now > peak && !device_bytes_peak.compare_exchange_weak(peak, now)) {
-    }
-}
+inline void note_device_allocation(std::int64_t bytes) { detail::note_allocation(device_bytes_in_use, device_bytes_peak, bytes); }
 inline void note_device_release(std::int64_t bytes) { device_bytes_in_use.fetch_sub(bytes); }
 
 /// Restarts both peaks (host and device) from what is in use now.

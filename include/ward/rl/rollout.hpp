@@ -21,26 +21,28 @@ struct PromptSet {
     std::size_t size() const { return ids.size(); }
 };
 
-inline PromptSet make_prompts(const std::vector<std::string>& text, const TextCodec& codec) {
+namespace detail {
+/// Prompts kept as text (what a judge reads) with the ids encode(text) gives.
+template <class Encode>
+PromptSet make_prompts(const std::vector<std::string>& text, const Encode& encode) {
     PromptSet p;
     for (const auto& t : text) {
         p.text.push_back(t);
-        p.ids.push_back(codec.encode(t));
+        p.ids.push_back(encode(t));
         if (p.ids.back().empty()) throw value_error("make_prompts: prompt " + std::to_string(p.ids.size() - 1) + " encodes to no tokens");
     }
     return p;
+}
+}  // namespace detail
+
+inline PromptSet make_prompts(const std::vector<std::string>& text, const TextCodec& codec) {
+    return detail::make_prompts(text, codec.encode);
 }
 
 /// Prompts kept as text (what a judge reads) with the ids `format` generates the answer from: in a
 /// chat format, the template's generation prompt.
 inline PromptSet make_prompts(const std::vector<std::string>& text, const io::Dialogue& format) {
-    PromptSet p;
-    for (const auto& t : text) {
-        p.text.push_back(t);
-        p.ids.push_back(format.prompt(t));
-        if (p.ids.back().empty()) throw value_error("make_prompts: prompt " + std::to_string(p.ids.size() - 1) + " encodes to no tokens");
-    }
-    return p;
+    return detail::make_prompts(text, [&](const std::string& t) { return format.prompt(t); });
 }
 
 struct SamplingOptions {
