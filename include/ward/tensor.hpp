@@ -5,6 +5,7 @@
 #include "ward/backend/cpu/backend.hpp"
 #include "ward/backend/cpu/executor.hpp"
 #include "ward/tensor/expr.hpp"
+#include "ward/tensor/fused.hpp"
 #include "ward/tensor/ops.hpp"
 #include "ward/tensor/reduce.hpp"
 #include "ward/tensor/tensor.hpp"

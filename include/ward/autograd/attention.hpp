@@ -3,19 +3,19 @@
 //   q (B, H, T, hd), k and v (B, Hkv, S, hd) -> (B, T, H * hd); query head h reads key/value head
 //   h / (H / Hkv) (grouped-query attention), and query i sits at key position offset + i.
 //   out = softmax(scale q k^T + mask) v, per head, with the heads' outputs side by side.
-// f32 on the CPU runs the fused kernels of backend/cpu/attention.hpp (no (T, S) scores stored);
-// other element types and devices compose matmul, softmax and matmul.
+// Where the device has fused attention kernels for T (tensor/fused.hpp; f32 on the CPU) they run,
+// storing no (T, S) scores; elsewhere the op composes matmul, softmax and matmul.
 
+#include <array>
 #include <cmath>
 #include <string>
-#include <type_traits>
 
 #include "ward/autograd/elementwise.hpp"
 #include "ward/autograd/linalg.hpp"
 #include "ward/autograd/nn.hpp"
 #include "ward/autograd/shape_ops.hpp"
 #include "ward/autograd/var.hpp"
-#include "ward/backend/cpu/attention.hpp"
+#include "ward/tensor/fused.hpp"
 #include "ward/tensor/ops.hpp"
 
 namespace ward::ag {
@@ -60,37 +60,17 @@ inline void check_attention(const Shape& q, const Shape& k, const Shape& v, inde
     if (padding && !(*padding == Shape{q[0], k[2]})) fail("key padding must be (B, S), got " + padding->str());
 }
 
-/// The fused f32 CPU path.
-inline Var<float, cpu> attention_fused(const Var<float, cpu>& q, const Var<float, cpu>& k, const Var<float, cpu>& v,
-                                       const AttentionMask<float, cpu>& mask, double scale) {
-    namespace kernel = backend::cpu;
-    auto last_unit = [](const Tensor<float, cpu>& t) { return t.stride(3) == 1 ? t : t.contiguous(); };
-    Tensor<float, cpu> qt = last_unit(q.value()), kt = last_unit(k.value()), vt = last_unit(v.value());
-    kernel::AttentionShape a;
-    a.B = qt.size(0), a.H = qt.size(1), a.T = qt.size(2), a.hd = qt.size(3), a.Hkv = kt.size(1), a.S = kt.size(2);
-    a.offset = mask.offset;
-    a.scale = float(scale);
-    Tensor<float, cpu> pad = mask.key_padding.defined() ? mask.key_padding.contiguous() : Tensor<float, cpu>();
-    a.pad = pad.defined() ? pad.data() : nullptr;
-    // A one-row operand may carry any row stride; sgemm wants at least hd.
-    auto rows = [](const Tensor<float, cpu>& t) {
-        return kernel::HeadRows{t.data(), t.stride(0), t.stride(1), t.size(2) == 1 ? t.size(3) : t.stride(2)};
-    };
-    Tensor<float, cpu> o = Tensor<float, cpu>::empty({a.B, a.T, a.H * a.hd});
-    Tensor<float, cpu> lse = Tensor<float, cpu>::empty({a.B, a.H, a.T});
-    kernel::attention_forward(a, rows(qt), rows(kt), rows(vt), o.data(), lse.data());
-    return Var<float, cpu>::make(o, {q, k, v}, "attention", [a, qt, kt, vt, o, lse, pad, rows](Node<float, cpu>& self) {
-        const kernel::AttentionShape& s = a;  // its pad points into `pad`, which this closure holds
-        Tensor<float, cpu> g = self.grad.contiguous();
+/// Through the device's fused kernels (tensor/fused.hpp).
+template <FloatElement T, Device D>
+Var<T, D> attention_fused(const Var<T, D>& q, const Var<T, D>& k, const Var<T, D>& v, const AttentionMask<T, D>& mask,
+                          double scale) {
+    FusedAttention<T, D> f = ward::attention_forward(q.value(), k.value(), v.value(), mask.offset, mask.key_padding, scale);
+    return Var<T, D>::make(f.o, {q, k, v}, "attention", [f](Node<T, D>& self) {
         // Gradients in (B, T or S, heads, hd) memory, handed over as (B, heads, T or S, hd) views:
         // the permute and reshape that made q, k and v from a projection then pass them on uncopied.
-        auto dq = Tensor<float, cpu>::empty({s.B, s.T, s.H, s.hd}), dk = Tensor<float, cpu>::empty({s.B, s.S, s.Hkv, s.hd}),
-             dv = Tensor<float, cpu>::empty({s.B, s.S, s.Hkv, s.hd});
-        kernel::attention_backward(s, rows(qt), rows(kt), rows(vt), o.data(), lse.data(), g.data(), dq.data(), dk.data(),
-                                   dv.data());
-        Tensor<float, cpu>* grads[] = {&dq, &dk, &dv};
+        std::array<Tensor<T, D>, 3> grads = ward::attention_backward(f, self.grad);
         for (std::size_t i = 0; i < 3; ++i)
-            if (self.inputs[i]->requires_grad) accumulate_fresh(*self.inputs[i], grads[i]->permute({0, 2, 1, 3}));
+            if (self.inputs[i]->requires_grad) accumulate_fresh(*self.inputs[i], grads[i].permute({0, 2, 1, 3}));
     });
 }
 }  // namespace detail
@@ -101,7 +81,7 @@ Var<T, D> attention(const Var<T, D>& q, const Var<T, D>& k, const Var<T, D>& v, 
                     double scale) {
     const Shape &qs = q.shape(), &ks = k.shape();
     detail::check_attention(qs, ks, v.shape(), mask.offset, mask.key_padding.defined() ? &mask.key_padding.shape() : nullptr);
-    if constexpr (std::is_same_v<T, float> && std::is_same_v<D, cpu>) {
+    if constexpr (has_attention_kernel<T, D>) {
         return detail::attention_fused(q, k, v, mask, scale);
     } else {
         const index_t B = qs[0], H = qs[1], Tn = qs[2], hd = qs[3], Hkv = ks[1], S = ks[2];

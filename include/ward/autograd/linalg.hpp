@@ -3,66 +3,38 @@
 //   out = a @ b        da = g @ b^T      db = a^T @ g      (summed over broadcast batch axes)
 //   y = act(x W^T + b) gz = g * act'(z)  dx = gz @ W       dW = gz^T x      db = sum_rows(gz)
 
-#include <cstring>
-#include <type_traits>
-#include <vector>
-
 #include "ward/autograd/elementwise.hpp"
 #include "ward/autograd/var.hpp"
-#include "ward/backend/cpu/eltwise.hpp"
-#include "ward/backend/cpu/gemm_accumulate.hpp"
+#include "ward/tensor/fused.hpp"
 #include "ward/tensor/ops.hpp"
 
 namespace ward::ag {
 
 namespace detail {
-/// gelu_tanh(z); dense f32 on the CPU through oneDNN's eltwise primitive (backend/cpu/eltwise.hpp).
+/// dW += gz^T x, summed by the device's gemm straight into the weight's gradient storage: wn is the
+/// weight input (out, in) of linear, g is (rows, out) and x (rows, in), both dense. When wn is a
+/// transpose of a 2-D leaf (GPT-2's Conv1D weights, stored (in, out)), the sum goes into that
+/// leaf's gradient as x^T gz, in its own layout: the transpose node is passed by (its backward
+/// would only transpose the same sum), which is exact because gradients add linearly. Returns
+/// false where no such dense gradient is there to sum into.
 template <FloatElement T, Device D>
-Tensor<T, D> gelu_tanh_values(const Tensor<T, D>& z) {
-    if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {
-        if (z.is_contiguous()) {
-            Tensor<T, D> y = Tensor<T, D>::empty(z.shape());
-            if (backend::cpu::gelu_tanh_forward(z.data(), y.data(), z.numel())) return y;
-        }
-    }
-    return Tensor<T, D>(ward::gelu_tanh(z));
-}
-
-/// g * gelu_tanh'(z), by the same route.
-template <FloatElement T, Device D>
-Tensor<T, D> gelu_tanh_input_grad(const Tensor<T, D>& z, const Tensor<T, D>& g) {
-    if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {
-        if (z.is_contiguous()) {
-            Tensor<T, D> gc = g.contiguous(), dz = Tensor<T, D>::empty(z.shape());
-            if (backend::cpu::gelu_tanh_backward(z.data(), gc.data(), dz.data(), z.numel())) return dz;
-        }
-    }
-    return Tensor<T, D>(g * ward::gelu_tanh_grad(z));
-}
-
-/// dW += gz^T x for f32 on the CPU, summed by sgemm straight into the weight's gradient storage:
-/// wn is the weight input (out, in) of linear, g is (rows, out) and x (rows, in), both dense.
-/// When wn is a transpose of a 2-D leaf (GPT-2's Conv1D weights, stored (in, out)), the sum goes
-/// into that leaf's gradient as x^T gz, in its own layout: the transpose node is passed by (its
-/// backward would only transpose the same sum), which is exact because gradients add linearly.
-/// Returns false where no such dense gradient is there to sum into.
-inline bool accumulate_weight_grad(Node<float, cpu>& wn, const Tensor<float, cpu>& g, const Tensor<float, cpu>& x) {
-    const index_t rows = g.size(0), out = g.size(1), in = x.size(1);
-    auto dense = [](const Node<float, cpu>& n) {
+bool accumulate_weight_grad(Node<T, D>& wn, const Tensor<T, D>& g, const Tensor<T, D>& x) {
+    const index_t out = g.size(1), in = x.size(1);
+    auto dense = [](const Node<T, D>& n) {
         return n.grad.defined() && n.grad.storage() && n.grad.is_contiguous() && n.grad.numel() == n.value.numel();
     };
     if (dense(wn)) {
-        backend::cpu::gemm_accumulate(true, false, out, in, rows, g.data(), out, x.data(), in, wn.grad.data(), in);
+        ward::gemm_accumulate(g, true, x, false, wn.grad.reshape(Shape{out, in}));
         return true;
     }
-    if (std::strcmp(wn.op, "transpose") != 0 || wn.retain_grad || wn.grad.defined() || wn.inputs.size() != 1 || !wn.inputs[0])
+    if (wn.op != op_name::transpose || wn.retain_grad || wn.grad.defined() || wn.inputs.size() != 1 || !wn.inputs[0])
         return false;
-    Node<float, cpu>& leaf = *wn.inputs[0];
-    const Tensor<float, cpu>& v = leaf.value;
+    Node<T, D>& leaf = *wn.inputs[0];
+    const Tensor<T, D>& v = leaf.value;
     if (!leaf.requires_grad || v.rank() != 2 || v.size(0) != in || v.size(1) != out || !dense(leaf) ||
         wn.value.data() != v.data() || wn.value.strides()[0] != v.strides()[1] || wn.value.strides()[1] != v.strides()[0])
         return false;
-    backend::cpu::gemm_accumulate(true, false, in, out, rows, x.data(), in, g.data(), out, leaf.grad.data(), out);
+    ward::gemm_accumulate(x, true, g, false, leaf.grad);
     return true;
 }
 }  // namespace detail
@@ -89,28 +61,27 @@ Var<T, D> linear(const Var<T, D>& x, const Var<T, D>& weight, const Var<T, D>& b
                           x.shape().str() + " (weight must be (out, in))");
     const Tensor<T, D>&xv = x.value(), &w = weight.value();
     Tensor<T, D> z = bias.defined() ? ward::matmul(xv, w.transpose(), bias.value()) : ward::matmul(xv, w.transpose());
-    Tensor<T, D> y = act == Activation::gelu_tanh ? detail::gelu_tanh_values(z)
+    Tensor<T, D> y = act == Activation::gelu_tanh ? ward::gelu_tanh_values(z)
                      : act == Activation::relu    ? Tensor<T, D>(ward::relu(z))
                                                   : z;
     const bool has_bias = bias.defined();
     return Var<T, D>::make(y, {x, weight, bias}, "linear", [xv, w, z, act, has_bias](Node<T, D>& self) {
         const Tensor<T, D>& g = self.grad;
-        Tensor<T, D> gz = act == Activation::gelu_tanh ? detail::gelu_tanh_input_grad(z, g)
+        Tensor<T, D> gz = act == Activation::gelu_tanh ? ward::gelu_tanh_input_grad(z, g)
                           : act == Activation::relu    ? Tensor<T, D>(g * (z > 0))
                                                        : g;
         const index_t in = w.size(1), out = w.size(0);
-        if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {
+        if constexpr (has_gemm_accumulate<T, D>) {  // the gradients are summed in place, not added
             if (self.inputs[0]->requires_grad) detail::accumulate_fresh(*self.inputs[0], ward::matmul(gz, w));
             const index_t rows = gz.numel() / out;
-            Tensor<T, D> g2 = gz.reshape(Shape{rows, out}).contiguous();  // dependent: instantiated with the CPU executor complete
+            Tensor<T, D> g2 = gz.reshape(Shape{rows, out}).contiguous();
             bool done = !self.inputs[1]->requires_grad;
             if (!done) done = detail::accumulate_weight_grad(*self.inputs[1], g2, xv.reshape(Shape{rows, in}).contiguous());
             if (!done) self.inputs[1]->accumulate(ward::matmul(g2.transpose(), xv.reshape(Shape{rows, in})));
             if (has_bias && self.inputs[2]->requires_grad) {
                 Node<T, D>& b = *self.inputs[2];
                 if (b.grad.defined() && b.grad.is_contiguous() && b.grad.numel() == out) {
-                    std::vector<float> ones(static_cast<std::size_t>(rows), 1.f);  // db += 1^T gz
-                    backend::cpu::gemm_accumulate(false, false, 1, out, rows, ones.data(), rows, g2.data(), out, b.grad.data(), out);
+                    ward::gemm_accumulate(Tensor<T, D>::ones(Shape{1, rows}), false, g2, false, b.grad.reshape(Shape{1, out}));  // db += 1^T gz
                 } else {
                     b.accumulate(ward::sum(g2, 0));
                 }

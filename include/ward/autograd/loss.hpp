@@ -10,15 +10,12 @@
 //                    the sequence log-likelihoods of DPO, PPO and RLOO.  dx = (onehot - softmax(x)) * g * w
 
 #include <cstdint>
-#include <memory>
 #include <string>
-#include <type_traits>
-#include <vector>
 
 #include "ward/autograd/elementwise.hpp"
 #include "ward/autograd/var.hpp"
-#include "ward/backend/cpu/cross_entropy.hpp"
 #include "ward/tensor/expr.hpp"
+#include "ward/tensor/fused.hpp"
 #include "ward/tensor/ops.hpp"
 #include "ward/tensor/reduce.hpp"
 
@@ -38,36 +35,20 @@ void check_target_ids(const char* op, const Tensor<std::int64_t, D>& targets, in
                           ") and not the ignore index " + std::to_string(ignore));
 }
 
-/// cross_entropy for f32 on the CPU through the fused row kernels (backend/cpu/cross_entropy.hpp):
-/// the same loss and gradient, two passes over the logits instead of seven. Arguments checked.
-inline Var<float, cpu> cross_entropy_rows(const Var<float, cpu>& logits, const Tensor<std::int64_t, cpu>& targets,
-                                          const Tensor<float, cpu>& mask, std::int64_t ignore, index_t N, index_t V) {
-    Tensor<float, cpu> x = logits.value().reshape(Shape{N, V}).contiguous();
-    Tensor<std::int64_t, cpu> t = targets.reshape(Shape{N}).contiguous();
-    std::vector<float> m = mask.defined() ? mask.to_vector() : std::vector<float>();
-    auto lse = std::make_shared<std::vector<float>>(static_cast<std::size_t>(N));
-    auto w = std::make_shared<std::vector<float>>(static_cast<std::size_t>(N));
-    std::vector<float> picked(static_cast<std::size_t>(N));
-    backend::cpu::cross_entropy_forward(x.data(), N, V, V, t.data(), lse->data(), picked.data());
-    double counted = 0, total = 0;
-    for (index_t n = 0; n < N; ++n) {  // in row order: the same sum on any thread count
-        const std::size_t i = static_cast<std::size_t>(n);
-        (*w)[i] = t.data()[n] == ignore ? 0.f : m.empty() ? 1.f : m[i];
-        counted += (*w)[i];
-        total += double((*w)[i]) * (double((*lse)[i]) - double(picked[i]));
-    }
-    const float loss = counted > 0 ? float(total / counted) : 0.f;
+/// cross_entropy through the device's fused row kernels (tensor/fused.hpp): the same loss and
+/// gradient, two passes over the logits instead of seven. Arguments checked.
+template <FloatElement T, Device D>
+Var<T, D> cross_entropy_rows(const Var<T, D>& logits, const Tensor<std::int64_t, D>& targets, const Tensor<T, D>& mask,
+                             std::int64_t ignore, index_t N, index_t V) {
+    using C = compute_t<T>;
+    CrossEntropyRows<T, D> rows =
+        ward::cross_entropy_rows(logits.value().reshape(Shape{N, V}), targets.reshape(Shape{N}), mask, ignore);
+    const double counted = rows.sums.counted;
+    const C loss = counted > 0 ? C(rows.sums.total / counted) : C(0);
     const Shape ls = logits.shape();
-    return Var<float, cpu>::make(Tensor<float, cpu>::full({}, loss), {logits}, "cross_entropy",
-                                 [x, t, w, lse, counted, ls, V](Node<float, cpu>& self) {
+    return Var<T, D>::make(Tensor<T, D>::full({}, loss), {logits}, "cross_entropy", [rows, counted, ls](Node<T, D>& self) {
         if (!(counted > 0)) return;
-        const float scale = float(self.grad.item() / counted);
-        const index_t N = t.numel();
-        std::vector<float> coef(static_cast<std::size_t>(N));
-        for (std::size_t i = 0; i < coef.size(); ++i) coef[i] = (*w)[i] * scale;
-        Tensor<float, cpu> dx = Tensor<float, cpu>::empty(ls);
-        backend::cpu::cross_entropy_backward(x.data(), N, V, V, t.data(), lse->data(), coef.data(), dx.data(), V);
-        accumulate_fresh(*self.inputs[0], std::move(dx));
+        accumulate_fresh(*self.inputs[0], ward::cross_entropy_rows_backward(rows, C(self.grad.item() / counted), ls));
     });
 }
 }  // namespace detail
@@ -85,8 +66,7 @@ Var<T, D> cross_entropy(const Var<T, D>& logits, const Tensor<std::int64_t, D>& 
     const index_t V = ls[ls.rank - 1], N = targets.numel();
     using C = compute_t<T>;
     detail::check_target_ids("cross_entropy", targets, V, ignore);
-    if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>)
-        return detail::cross_entropy_rows(logits, targets, mask, ignore, N, V);
+    if constexpr (has_cross_entropy_kernel<T, D>) return detail::cross_entropy_rows(logits, targets, mask, ignore, N, V);
     Tensor<T, D> x = logits.value().reshape(Shape{N, V});
     Tensor<T, D> t = cast<T>(targets.reshape(Shape{N, 1})) * C(1);
     Tensor<T, D> w = mask.defined() ? Tensor<T, D>(ne(t, C(ignore)) * mask.reshape(Shape{N, 1}))
@@ -157,25 +137,14 @@ Var<T, D> token_log_probs(const Var<T, D>& logits, const Tensor<std::int64_t, D>
     using C = compute_t<T>;
     detail::check_target_ids("token_log_probs", targets, V, ignore);
     const Shape out_shape = targets.shape();
-    if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) {
+    if constexpr (has_cross_entropy_kernel<T, D>) {
         // The fused row kernels of cross_entropy: two passes over the logits.
-        Tensor<float, cpu> x = logits.value().reshape(Shape{N, V}).contiguous();
-        Tensor<std::int64_t, cpu> t = targets.reshape(Shape{N}).contiguous();
-        auto lse = std::make_shared<std::vector<float>>(static_cast<std::size_t>(N));
-        std::vector<float> picked(static_cast<std::size_t>(N));
-        backend::cpu::cross_entropy_forward(x.data(), N, V, V, t.data(), lse->data(), picked.data());
-        Tensor<float, cpu> out = Tensor<float, cpu>::zeros(out_shape);
-        float* o = out.data();
-        for (index_t n = 0; n < N; ++n)
-            if (t.data()[n] != ignore) o[n] = picked[static_cast<std::size_t>(n)] - (*lse)[static_cast<std::size_t>(n)];
-        return Var<float, cpu>::make(out, {logits}, "token_log_probs", [x, t, lse, ignore, ls, V](Node<float, cpu>& self) {
-            const index_t N = t.numel();
-            Tensor<float, cpu> g = self.grad.contiguous();
-            std::vector<float> coef(static_cast<std::size_t>(N));
-            for (index_t n = 0; n < N; ++n) coef[static_cast<std::size_t>(n)] = t.data()[n] == ignore ? 0.f : -g.data()[n];
-            Tensor<float, cpu> dx = Tensor<float, cpu>::empty(ls);
-            backend::cpu::cross_entropy_backward(x.data(), N, V, V, t.data(), lse->data(), coef.data(), dx.data(), V);
-            detail::accumulate_fresh(*self.inputs[0], std::move(dx));
+        Tensor<T, D> x = logits.value().reshape(Shape{N, V}).contiguous();
+        Tensor<std::int64_t, D> t = targets.reshape(Shape{N}).contiguous();
+        Tensor<T, D> out = Tensor<T, D>::empty(out_shape);
+        Tensor<T, D> lse = ward::token_log_probs_rows(x, t, ignore, out);
+        return Var<T, D>::make(out, {logits}, "token_log_probs", [x, t, lse, ignore, ls](Node<T, D>& self) {
+            detail::accumulate_fresh(*self.inputs[0], ward::token_log_probs_rows_backward(x, t, ignore, lse, self.grad.contiguous(), ls));
         });
     }
     Tensor<T, D> x = logits.value().reshape(Shape{N, V});

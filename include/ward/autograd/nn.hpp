@@ -9,13 +9,13 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
+#include <utility>
 
 #include "ward/autograd/elementwise.hpp"
 #include "ward/autograd/var.hpp"
-#include "ward/backend/cpu/norm_backward.hpp"
 #include "ward/core/rng.hpp"
 #include "ward/tensor/expr.hpp"
+#include "ward/tensor/fused.hpp"
 #include "ward/tensor/ops.hpp"
 #include "ward/tensor/reduce.hpp"
 
@@ -53,24 +53,15 @@ Tensor<T, D> sum_rows(const Tensor<T, D>& g) {
     index_t c = g.size(-1);
     return ward::sum(g.reshape(Shape{g.numel() / c, c}), 0);
 }
-/// Layer norm (Centered) or RMS norm backward for f32 on the CPU, one fused pass
-/// (backend/cpu/norm_backward.hpp). Inputs: 0 x, 1 gamma, 2 beta (layer norm only).
-template <bool Centered>
-void norm_backward_rows(Node<float, cpu>& self, const Tensor<float, cpu>& x, const Tensor<float, cpu>& gamma,
-                        const NormStats<float, cpu>& st) {
-    const index_t C = x.size(-1), N = x.numel() / std::max<index_t>(C, 1);
-    Tensor<float, cpu> xc = x.contiguous(), g = self.grad.contiguous(), gc = gamma.defined() ? gamma.contiguous() : gamma;
-    Tensor<float, cpu> mean = Centered ? st.mean.contiguous() : Tensor<float, cpu>(), rstd = st.rstd.contiguous();
+/// Layer norm (Centered) or RMS norm backward in one fused pass, where the device has the kernel
+/// (tensor/fused.hpp). Inputs: 0 x, 1 gamma, 2 beta (layer norm only).
+template <bool Centered, FloatElement T, Device D>
+void norm_backward_rows(Node<T, D>& self, const Tensor<T, D>& x, const Tensor<T, D>& gamma, const NormStats<T, D>& st) {
     auto wants = [&](std::size_t i) { return self.inputs.size() > i && self.inputs[i] && self.inputs[i]->requires_grad; };
-    Tensor<float, cpu> dx = Tensor<float, cpu>::empty(x.shape());
-    Tensor<float, cpu> dgamma = wants(1) ? Tensor<float, cpu>::empty(self.inputs[1]->value.shape()) : Tensor<float, cpu>();
-    Tensor<float, cpu> dbeta = Centered && wants(2) ? Tensor<float, cpu>::empty(self.inputs[2]->value.shape()) : Tensor<float, cpu>();
-    backend::cpu::norm_backward<Centered>(xc.data(), g.data(), Centered ? mean.data() : nullptr, rstd.data(),
-                                          gc.defined() ? gc.data() : nullptr, N, C, dx.data(),
-                                          dgamma.defined() ? dgamma.data() : nullptr, dbeta.defined() ? dbeta.data() : nullptr);
-    if (wants(0)) accumulate_fresh(*self.inputs[0], std::move(dx));
-    if (dgamma.defined()) accumulate_fresh(*self.inputs[1], std::move(dgamma));
-    if (dbeta.defined()) accumulate_fresh(*self.inputs[2], std::move(dbeta));
+    NormGrads<T, D> d = ward::norm_backward<Centered>(x, self.grad, st, gamma, wants(1), Centered && wants(2));
+    if (wants(0)) accumulate_fresh(*self.inputs[0], std::move(d.dx));
+    if (d.dgamma.defined()) accumulate_fresh(*self.inputs[1], std::move(d.dgamma));
+    if (d.dbeta.defined()) accumulate_fresh(*self.inputs[2], std::move(d.dbeta));
 }
 }  // namespace detail
 
@@ -83,7 +74,7 @@ Var<T, D> layer_norm(const Var<T, D>& a, const Var<T, D>& gamma, const Var<T, D>
     Tensor<T, D> y = ward::layer_norm(x, gv, bv, eps, &st);
     return Var<T, D>::make(y, {a, gamma, beta}, "layer_norm", [x, gv, st](Node<T, D>& self) {
         const Tensor<T, D>& g = self.grad;
-        if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) return detail::norm_backward_rows<true>(self, x, gv, st);
+        if constexpr (has_norm_backward<T, D>) return detail::norm_backward_rows<true>(self, x, gv, st);
         auto mean = detail::per_row(st.mean, x.shape()), rstd = detail::per_row(st.rstd, x.shape());
         Tensor<T, D> xhat = (x - cast<T>(mean)) * cast<T>(rstd);
         Tensor<T, D> gp = gv.defined() ? Tensor<T, D>(g * gv) : g;
@@ -103,7 +94,7 @@ Var<T, D> rms_norm(const Var<T, D>& a, const Var<T, D>& gamma, double eps = 1e-6
     Tensor<T, D> y = ward::rms_norm(x, gv, eps, &st);
     return Var<T, D>::make(y, {a, gamma}, "rms_norm", [x, gv, st](Node<T, D>& self) {
         const Tensor<T, D>& g = self.grad;
-        if constexpr (std::is_same_v<D, cpu> && std::is_same_v<T, float>) return detail::norm_backward_rows<false>(self, x, gv, st);
+        if constexpr (has_norm_backward<T, D>) return detail::norm_backward_rows<false>(self, x, gv, st);
         auto rstd = cast<T>(detail::per_row(st.rstd, x.shape()));
         Tensor<T, D> xhat = x * rstd;
         Tensor<T, D> gp = gv.defined() ? Tensor<T, D>(g * gv) : g;

@@ -32,7 +32,7 @@ Var<T, D> reshape(const Var<T, D>& a, const Shape& to) {
 
 template <FloatElement T, Device D>
 Var<T, D> transpose(const Var<T, D>& a, int x = -2, int y = -1) {
-    return Var<T, D>::make(a.value().transpose(x, y), {a}, "transpose",
+    return Var<T, D>::make(a.value().transpose(x, y), {a}, op_name::transpose,
                            [x, y](Node<T, D>& self) { detail::pass_view(self, [&](const Tensor<T, D>& g) { return g.transpose(x, y); }); });
 }
 

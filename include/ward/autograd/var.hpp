@@ -11,10 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "ward/autograd/parameter.hpp"
 #include "ward/core/device.hpp"
 #include "ward/core/dtype.hpp"
 #include "ward/core/error.hpp"
-#include "ward/optim/parameter.hpp"
 #include "ward/tensor/expr.hpp"
 #include "ward/tensor/tensor.hpp"
 
@@ -26,6 +26,12 @@ inline bool& grad_mode() {
     return enabled;
 }
 }  // namespace detail
+
+/// Names of ops that graph rewrites look for. A node's `op` is compared by address, not by its
+/// text: an op from elsewhere that happens to share the name is not mistaken for these.
+namespace op_name {
+inline constexpr char transpose[] = "transpose";
+}  // namespace op_name
 
 /// While alive, operations record nothing (evaluation, optimiser updates, generation).
 class NoGrad {
@@ -115,7 +121,7 @@ public:
 
     /// This variable as an optimiser parameter: its value and gradient storage (allocated as zeros
     /// now if no gradient has flowed yet, so the optimiser and the tape share it).
-    optim::Parameter<T, D> parameter(std::string name) const {
+    Parameter<T, D> parameter(std::string name) const {
         node_type& n = checked();
         if (!n.requires_grad) throw value_error("parameter '" + name + "' does not require grad");
         if (!n.grad.defined()) n.grad = Tensor<T, D>::zeros(n.value.shape());

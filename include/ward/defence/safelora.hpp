@@ -61,7 +61,8 @@ SafeLoraReport safelora_project(nn::CausalLM<T, cpu>& model, nn::CausalLM<T, cpu
         auto a = al.find(name), b = ba.find(name);
         if (a == al.end() || b == ba.end())
             throw value_error("safelora: layer " + name + " is missing from the " + (a == al.end() ? "aligned" : "base") + " model");
-        for (const auto* other : {a->second, b->second})
+        const nn::Linear<T, cpu>* others[] = {a->second, b->second};  // nvcc 13 mis-parses a braced list here
+        for (const auto* other : others)
             if (!(other->weight.shape() == lin.weight.shape()) || other->conv1d != lin.conv1d)
                 throw shape_error("safelora: layer " + name + " has weight " + lin.weight.shape().str() + " in the fine-tuned model but " +
                                   other->weight.shape().str() + " in the aligned or base model");

@@ -1,25 +1,11 @@
 #pragma once
-// What an optimiser updates: a named value and its gradient, both tensor handles. The autograd
-// layer hands out Parameters whose tensors are the variables' own storage, so an optimiser step
-// writes the model's weights in place.
+// The optimisers' view of ag::Parameter (autograd/parameter.hpp), which the tape hands out.
 
-#include <string>
-#include <vector>
-
-#include "ward/core/device.hpp"
-#include "ward/core/dtype.hpp"
-#include "ward/tensor/tensor.hpp"
+#include "ward/autograd/parameter.hpp"
 
 namespace ward::optim {
 
-template <FloatElement T, Device D = cpu>
-struct Parameter {
-    std::string name;
-    Tensor<T, D> value;
-    Tensor<T, D> grad;  // same shape as value; zeros when no gradient has flowed yet
-};
-
-template <FloatElement T, Device D = cpu>
-using ParameterList = std::vector<Parameter<T, D>>;
+using ag::Parameter;
+using ag::ParameterList;
 
 }  // namespace ward::optim

@@ -32,25 +32,12 @@
 #include "ward/backend/cpu/gemm_accumulate.hpp"
 #include "ward/core/config.hpp"
 #include "ward/core/math.hpp"
+#include "ward/tensor/attention_layout.hpp"
 
 namespace ward::backend::cpu {
 
-/// A (rows, hd) operand: head (b, h) starts at base + b * batch + h * head, row t at + t * row.
-struct HeadRows {
-    const float* base;
-    index_t batch, head, row;
-    const float* at(index_t b, index_t h, index_t t) const { return base + b * batch + h * head + t * row; }
-};
-
-struct AttentionShape {
-    index_t B = 0, H = 0, Hkv = 0, T = 0, S = 0, hd = 0;
-    index_t offset = 0;   // query i sits at key position offset + i
-    float scale = 1.f;
-    const float* pad = nullptr;  // (B, S): 0 for a padding key, or null
-    index_t group() const { return H / Hkv; }
-    /// Keys a query block [i0, i1) can see: [0, visible(i1)).
-    index_t visible(index_t i1) const { return std::min(S, offset + i1); }
-};
+using ward::AttentionShape;
+using ward::HeadRows;
 
 namespace detail {
 /// Query rows per task: scores of 64 rows by a few thousand keys stay in L2.

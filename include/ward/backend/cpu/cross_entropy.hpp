@@ -13,9 +13,11 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "ward/backend/cpu/executor.hpp"
 #include "ward/core/math.hpp"
+#include "ward/tensor/fused.hpp"
 
 namespace ward::backend::cpu {
 
@@ -68,6 +70,46 @@ inline void cross_entropy_backward(const float* x, index_t N, index_t V, index_t
             if (t[n] >= 0 && t[n] < V) d[t[n]] = (math::exp(r[t[n]] - l) - 1.f) * c;
         }
     });
+}
+
+/// The loss of cross_entropy over rows: lse (N) and the weights w (N) (0 where t is `ignore`, else
+/// the mask or 1); returns {sum of w, sum of w (lse - x[t])}, summed in row order in double so the
+/// loss does not depend on the thread count.
+inline CrossEntropySums cross_entropy_loss(const float* x, index_t N, index_t V, const std::int64_t* t, const float* mask,
+                                           std::int64_t ignore, float* lse, float* w) {
+    std::vector<float> picked(static_cast<std::size_t>(N));
+    cross_entropy_forward(x, N, V, V, t, lse, picked.data());
+    CrossEntropySums sums;
+    for (index_t n = 0; n < N; ++n) {
+        w[n] = t[n] == ignore ? 0.f : mask ? mask[n] : 1.f;
+        sums.counted += w[n];
+        sums.total += double(w[n]) * (double(lse[n]) - double(picked[static_cast<std::size_t>(n)]));
+    }
+    return sums;
+}
+
+/// dx (N, V) of cross_entropy_loss for a loss gradient of w * scale per row.
+inline void cross_entropy_loss_backward(const float* x, index_t N, index_t V, const std::int64_t* t, const float* lse,
+                                        const float* w, float scale, float* dx) {
+    std::vector<float> coef(static_cast<std::size_t>(N));
+    for (index_t n = 0; n < N; ++n) coef[static_cast<std::size_t>(n)] = w[n] * scale;
+    cross_entropy_backward(x, N, V, V, t, lse, coef.data(), dx, V);
+}
+
+/// out (N): log softmax(x)[t] per row, 0 where t is `ignore`; lse (N) kept for the backward pass.
+inline void token_log_probs(const float* x, index_t N, index_t V, const std::int64_t* t, std::int64_t ignore, float* lse,
+                            float* out) {
+    std::vector<float> picked(static_cast<std::size_t>(N));
+    cross_entropy_forward(x, N, V, V, t, lse, picked.data());
+    for (index_t n = 0; n < N; ++n) out[n] = t[n] == ignore ? 0.f : picked[static_cast<std::size_t>(n)] - lse[n];
+}
+
+/// dx (N, V) of token_log_probs for the output gradient g (N).
+inline void token_log_probs_backward(const float* x, index_t N, index_t V, const std::int64_t* t, std::int64_t ignore,
+                                     const float* lse, const float* g, float* dx) {
+    std::vector<float> coef(static_cast<std::size_t>(N));
+    for (index_t n = 0; n < N; ++n) coef[static_cast<std::size_t>(n)] = t[n] == ignore ? 0.f : -g[n];
+    cross_entropy_backward(x, N, V, V, t, lse, coef.data(), dx, V);
 }
 
 }  // namespace ward::backend::cpu

@@ -1,7 +1,10 @@
 #pragma once
 // Backend<cuda>: the heavy ops of tensor/ops.hpp that the CUDA backend provides so far — f32
 // matmul through cuBLASLt with fused bias/activation. The other heavy ops (softmax, norms,
-// embedding, concat) are not provided on the GPU yet: calling them on cuda tensors does not compile.
+// embedding, concat) are not provided on the GPU yet: calling them on cuda tensors does not compile
+// (no member of that name), so nothing runs on the CPU behind a device tensor. None of the fused
+// kernels of tensor/fused.hpp (attention, GELU, gemm_accumulate, cross-entropy rows, norm backward)
+// is here yet either: their front ends then compose the op from expressions, run on the GPU.
 
 #include <type_traits>
 
