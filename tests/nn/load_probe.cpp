@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <string>
 
+#include <ward/core/process_memory.hpp>
 #include <ward/nn.hpp>
-#include <ward/ward.hpp>
 
 using namespace ward;
 

@@ -7,11 +7,12 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <map>
 #include <optional>
+#include <string>
 
 #include <ward/io.hpp>
 #include <ward/nn.hpp>
-#include <ward/ward.hpp>
 
 #include "skip.hpp"
 #include "temp_dir.hpp"
