@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the CUDA tests (ctest label "gpu") and bench_cuda on this machine (nvcc, sm_90), packs
-# them with their shared libraries for the GPU machine, and writes PACK/run-all.sh, which there
-# runs every packed test, then bench_cuda, then the tests under compute-sanitizer, in 8 minutes.
+# them with their shared libraries and the PyTorch peer scripts for the GPU machine, and writes
+# PACK/run-all.sh, which there runs every packed test, bench_cuda, the PyTorch peers, then the tests
+# under compute-sanitizer, in 8 minutes.
 #
 #   scripts/gpu-check.sh                  # build in build-gpu, pack into .gpu (git-ignored)
 #   on the GPU machine:  bash .gpu/run-all.sh     (WARD_GPU_LOG=FILE keeps a copy of the output)
@@ -47,6 +48,9 @@ libs_of() { ldd "$@" | awk '/=>/ {print $3}' | grep -vE 'libcuda|libcublas|libnv
 extra=$(comm -23 <(libs_of "$build/benchmarks/bench_cuda") <(libs_of "${exes[@]}"))
 [ -z "$extra" ] || { echo "gpu-check: bench_cuda needs libraries no test packs: $extra" >&2; exit 1; }
 cp "$build/benchmarks/bench_cuda" "$pack/"
+# The PyTorch peers, timed in the same job (the GPU machine has PyTorch).
+peers=(torch_cuda_ops.py torch_gpt_model.py torch_gpt_step_gpu.py torch_repnoise_7b.py)
+for p in "${peers[@]}"; do cp "benchmarks/$p" "$pack/"; done
 
 cat > "$pack/run-all.sh" <<RUNALL
 #!/usr/bin/env bash
@@ -80,6 +84,12 @@ step() {
 nvidia-smi -L 2>/dev/null || echo "(nvidia-smi not found)"
 for t in "\${tests[@]}"; do step "\$t" 120 bash "\$here/run" "\$t" --log_level=test_suite --report_level=short; done
 step bench_cuda 120 bash "\$here/run" bench_cuda
+# The PyTorch peers (exit 77 where torch or transformers is missing): bench_cuda's work, the GPT-2 124M
+# training step eager and compiled, the 7B-shaped plain and RepNoise steps.
+python=\${PYTHON:-python3}
+step torch_cuda_ops 150 "\$python" "\$here/torch_cuda_ops.py"
+step torch_gpt_step_gpu 180 "\$python" "\$here/torch_gpt_step_gpu.py"
+step torch_repnoise_7b 150 "\$python" "\$here/torch_repnoise_7b.py"
 
 # The same library path the run wrapper sets, for running the tests under the sanitizer.
 cudalib=\$(dirname "\$(find /usr/local/cuda*/ /opt -name 'libcublasLt.so.13*' 2>/dev/null | head -1)" 2>/dev/null)
