@@ -232,4 +232,36 @@ BOOST_AUTO_TEST_CASE(concat_along_every_axis_matches_the_cpu) {
     }
 }
 
+template <bool Centered>
+void check_norm_backward(index_t N, index_t C, bool affine) {
+    Generator g(12 + N + C);
+    Tensor<float> x = random<float>(g, {N, C}), gr = random<float>(g, {N, C}), gamma = random<float>(g, {C});
+    NormStats<float, cpu> st;
+    if (Centered) layer_norm(x, Tensor<float>(), Tensor<float>(), 1e-5, &st);
+    else rms_norm(x, Tensor<float>(), 1e-6, &st);
+    Tensor<float> dx = Tensor<float>::zeros(Shape{N, C}), dg = Tensor<float>::zeros(Shape{C}), db = dg.contiguous();
+    const float* mean = Centered ? st.mean.data() : nullptr;
+    Backend<cpu>::norm_backward<Centered>(x.data(), gr.data(), mean, st.rstd.data(), affine ? gamma.data() : nullptr, N, C,
+                                          dx.data(), affine ? dg.data() : nullptr, affine ? db.data() : nullptr);
+    Tensor<float, cuda> xd = x.to<cuda>(), grd = gr.to<cuda>(), gd = gamma.to<cuda>(), rstd = st.rstd.to<cuda>();
+    Tensor<float, cuda> meand = Centered ? st.mean.to<cuda>() : Tensor<float, cuda>();
+    Tensor<float, cuda> dxd = Tensor<float, cuda>::zeros(Shape{N, C}), dgd = Tensor<float, cuda>::zeros(Shape{C}),
+                        dbd = Tensor<float, cuda>::zeros(Shape{C});
+    Backend<cuda>::norm_backward<Centered>(xd.data(), grd.data(), Centered ? meand.data() : nullptr, rstd.data(),
+                                           affine ? gd.data() : nullptr, N, C, dxd.data(), affine ? dgd.data() : nullptr,
+                                           affine ? dbd.data() : nullptr);
+    BOOST_TEST(max_rel_diff(on_host(dxd), on_host(dx)) <= 1e-4, "dx N " << N << " C " << C << " centered " << Centered);
+    BOOST_TEST(max_rel_diff(on_host(dgd), on_host(dg)) <= 1e-4, "dgamma N " << N << " C " << C);
+    BOOST_TEST(max_rel_diff(on_host(dbd), on_host(db)) <= 1e-4, "dbeta N " << N << " C " << C);
+}
+
+BOOST_AUTO_TEST_CASE(norm_backward_matches_the_cpu_kernel) {
+    for (index_t N : {index_t(1), index_t(33)})
+        for (index_t C : column_counts)
+            for (bool affine : {false, true}) {
+                check_norm_backward<true>(N, C, affine);
+                check_norm_backward<false>(N, C, affine);
+            }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

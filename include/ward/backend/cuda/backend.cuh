@@ -2,9 +2,10 @@
 // Backend<cuda>: the heavy ops of tensor/ops.hpp on the GPU, with the CPU's signatures: f32
 // matmul through cuBLASLt with fused bias/activation; softmax and log-softmax, layer and RMS norm,
 // embedding gather and scatter-add, and concat through ward's own kernels (f32, and bf16 stored
-// with f32 math). Every pointer is device memory; work is queued on the current stream. None of
-// the fused kernels of tensor/fused.hpp (attention, GELU, gemm_accumulate, cross-entropy rows,
-// norm backward) is here yet: their front ends compose the op from expressions, run on the GPU.
+// with f32 math); and, of the fused kernels of tensor/fused.hpp, the f32 norm backward. Every
+// pointer is device memory; work is queued on the current stream. The other fused kernels
+// (attention, GELU, gemm_accumulate, cross-entropy rows) are not here yet: their front ends
+// compose the op from expressions, run on the GPU.
 
 #include <cstdint>
 #include <span>
@@ -14,8 +15,10 @@
 #include "ward/backend/cuda/embedding.cuh"
 #include "ward/backend/cuda/layer_norm.cuh"
 #include "ward/backend/cuda/matmul.cuh"
+#include "ward/backend/cuda/norm_backward.cuh"
 #include "ward/backend/cuda/softmax.cuh"
 #include "ward/core/error.hpp"
+#include "ward/tensor/fused.hpp"
 #include "ward/tensor/ops.hpp"
 
 namespace ward {
@@ -59,6 +62,16 @@ struct Backend<cuda> {
     static void concat(std::span<const StridedView<const T>> parts, int axis, StridedView<T> out) {
         backend::cuda::concat<T>(parts, axis, out);
     }
+    // The fused kernels of tensor/fused.hpp (f32).
+    template <bool Centered>
+    static void norm_backward(const float* x, const float* g, const float* mean, const float* rstd, const float* gamma,
+                              index_t N, index_t C, float* dx, float* dgamma, float* dbeta) {
+        backend::cuda::norm_backward<Centered>(x, g, mean, rstd, gamma, N, C, dx, dgamma, dbeta);
+    }
 };
+
+// A signature that drifts from tensor/fused.hpp's concepts must fail here, not quietly fall back.
+static_assert(has_norm_backward<float, cuda>);
+static_assert(!has_norm_backward<bf16, cuda>);
 
 }  // namespace ward
