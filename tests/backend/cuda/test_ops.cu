@@ -1,7 +1,8 @@
 // Backend<cuda>'s heavy ops (softmax, log-softmax, layer norm, RMS norm, embedding gather and
-// scatter-add, concat) against Backend<cpu> on the same inputs: rows of 1, 31, 1025 and 4097
-// columns (both the warp-per-row and block-per-row kernels), empty tensors, strided inputs, bf16,
-// and out-of-range ids. Skipped (exit 77) where no GPU exists.
+// scatter-add, concat, and the fused norm backward and cross-entropy rows) against Backend<cpu> on
+// the same inputs: rows of 1, 31, 1025 and 4097 columns (both the warp-per-row and block-per-row
+// kernels), empty tensors, strided inputs, bf16, ignored and out-of-range ids. Skipped (exit 77)
+// where no GPU exists.
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
@@ -262,6 +263,49 @@ BOOST_AUTO_TEST_CASE(norm_backward_matches_the_cpu_kernel) {
                 check_norm_backward<true>(N, C, affine);
                 check_norm_backward<false>(N, C, affine);
             }
+}
+
+void check_cross_entropy(index_t N, index_t V, bool masked) {
+    Generator g(40 + N + V);
+    Tensor<float> x = random<float>(g, {N, V}), mask = random<float>(g, {N}), dy = random<float>(g, {N});
+    std::vector<std::int64_t> tv(static_cast<std::size_t>(N));
+    for (index_t n = 0; n < N; ++n) tv[std::size_t(n)] = n % 5 == 3 ? -100 : n % 7 == 4 ? V + 3 : (n * 13) % V;
+    Tensor<std::int64_t> t = Tensor<std::int64_t>::from_vector(tv, Shape{N});
+    Tensor<float, cuda> xd = x.to<cuda>(), maskd = mask.to<cuda>(), dyd = dy.to<cuda>();
+    Tensor<std::int64_t, cuda> td = t.to<cuda>();
+
+    Tensor<float> lse = Tensor<float>::zeros(Shape{N}), w = lse.contiguous(), dx = Tensor<float>::zeros(Shape{N, V});
+    Tensor<float, cuda> lsed = Tensor<float, cuda>::zeros(Shape{N}), wd = Tensor<float, cuda>::zeros(Shape{N}),
+                        dxd = Tensor<float, cuda>::zeros(Shape{N, V});
+    const CrossEntropySums want =
+        Backend<cpu>::cross_entropy(x.data(), N, V, t.data(), masked ? mask.data() : nullptr, -100, lse.data(), w.data());
+    const CrossEntropySums got =
+        Backend<cuda>::cross_entropy(xd.data(), N, V, td.data(), masked ? maskd.data() : nullptr, -100, lsed.data(), wd.data());
+    BOOST_TEST(std::abs(got.counted - want.counted) <= 1e-9 * (1 + std::abs(want.counted)), "N " << N << " V " << V);
+    BOOST_TEST(std::abs(got.total - want.total) <= 1e-5 * (1 + std::abs(want.total)), "N " << N << " V " << V);
+    BOOST_TEST(max_rel_diff(on_host(lsed), on_host(lse)) <= 1e-5, "lse N " << N << " V " << V);
+    BOOST_TEST(max_rel_diff(on_host(wd), on_host(w)) == 0, "w N " << N << " V " << V);
+    Backend<cpu>::cross_entropy_backward(x.data(), N, V, t.data(), lse.data(), w.data(), 0.25f, dx.data());
+    Backend<cuda>::cross_entropy_backward(xd.data(), N, V, td.data(), lsed.data(), wd.data(), 0.25f, dxd.data());
+    BOOST_TEST(max_rel_diff(on_host(dxd), on_host(dx)) <= 1e-5, "dx N " << N << " V " << V);
+
+    Tensor<float> out = Tensor<float>::zeros(Shape{N});
+    Tensor<float, cuda> outd = Tensor<float, cuda>::zeros(Shape{N});
+    Backend<cpu>::token_log_probs(x.data(), N, V, t.data(), -100, lse.data(), out.data());
+    Backend<cuda>::token_log_probs(xd.data(), N, V, td.data(), -100, lsed.data(), outd.data());
+    BOOST_TEST(max_rel_diff(on_host(outd), on_host(out)) <= 1e-5, "log-probs N " << N << " V " << V);
+    Backend<cpu>::token_log_probs_backward(x.data(), N, V, t.data(), -100, lse.data(), dy.data(), dx.data());
+    Backend<cuda>::token_log_probs_backward(xd.data(), N, V, td.data(), -100, lsed.data(), dyd.data(), dxd.data());
+    BOOST_TEST(max_rel_diff(on_host(dxd), on_host(dx)) <= 1e-5, "log-probs dx N " << N << " V " << V);
+}
+
+BOOST_AUTO_TEST_CASE(cross_entropy_rows_match_the_cpu_kernels_with_ignored_and_out_of_range_ids) {
+    for (index_t N : {index_t(1), index_t(33)})
+        for (index_t V : column_counts)
+            for (bool masked : {false, true}) check_cross_entropy(N, V, masked);
+    CrossEntropySums none = Backend<cuda>::cross_entropy(nullptr, 0, 5, nullptr, nullptr, -100, nullptr, nullptr);
+    BOOST_TEST(none.counted == 0);
+    BOOST_TEST(none.total == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,16 +2,17 @@
 // Backend<cuda>: the heavy ops of tensor/ops.hpp on the GPU, with the CPU's signatures: f32
 // matmul through cuBLASLt with fused bias/activation; softmax and log-softmax, layer and RMS norm,
 // embedding gather and scatter-add, and concat through ward's own kernels (f32, and bf16 stored
-// with f32 math); and, of the fused kernels of tensor/fused.hpp, the f32 norm backward. Every
-// pointer is device memory; work is queued on the current stream. The other fused kernels
-// (attention, GELU, gemm_accumulate, cross-entropy rows) are not here yet: their front ends
-// compose the op from expressions, run on the GPU.
+// with f32 math); and, of the fused kernels of tensor/fused.hpp, the f32 norm backward and the
+// cross-entropy rows (loss and token log-probs, forward and backward). Every pointer is device
+// memory; work is queued on the current stream. The other fused kernels (attention, GELU,
+// gemm_accumulate) are not here yet: their front ends compose the op from expressions, on the GPU.
 
 #include <cstdint>
 #include <span>
 #include <type_traits>
 
 #include "ward/backend/cuda/concat.cuh"
+#include "ward/backend/cuda/cross_entropy.cuh"
 #include "ward/backend/cuda/embedding.cuh"
 #include "ward/backend/cuda/layer_norm.cuh"
 #include "ward/backend/cuda/matmul.cuh"
@@ -68,10 +69,26 @@ struct Backend<cuda> {
                               index_t N, index_t C, float* dx, float* dgamma, float* dbeta) {
         backend::cuda::norm_backward<Centered>(x, g, mean, rstd, gamma, N, C, dx, dgamma, dbeta);
     }
+    static CrossEntropySums cross_entropy(const float* x, index_t N, index_t V, const std::int64_t* t, const float* mask,
+                                          std::int64_t ignore, float* lse, float* w) {
+        return backend::cuda::cross_entropy_loss(x, N, V, t, mask, ignore, lse, w);
+    }
+    static void cross_entropy_backward(const float* x, index_t N, index_t V, const std::int64_t* t, const float* lse,
+                                       const float* w, float scale, float* dx) {
+        backend::cuda::cross_entropy_loss_backward(x, N, V, t, lse, w, scale, dx);
+    }
+    static void token_log_probs(const float* x, index_t N, index_t V, const std::int64_t* t, std::int64_t ignore, float* lse,
+                                float* out) {
+        backend::cuda::token_log_probs(x, N, V, t, ignore, lse, out);
+    }
+    static void token_log_probs_backward(const float* x, index_t N, index_t V, const std::int64_t* t, std::int64_t ignore,
+                                         const float* lse, const float* g, float* dx) {
+        backend::cuda::token_log_probs_backward(x, N, V, t, ignore, lse, g, dx);
+    }
 };
 
 // A signature that drifts from tensor/fused.hpp's concepts must fail here, not quietly fall back.
-static_assert(has_norm_backward<float, cuda>);
-static_assert(!has_norm_backward<bf16, cuda>);
+static_assert(has_norm_backward<float, cuda> && has_cross_entropy_kernel<float, cuda>);
+static_assert(!has_norm_backward<bf16, cuda> && !has_cross_entropy_kernel<bf16, cuda>);
 
 }  // namespace ward
