@@ -240,7 +240,8 @@ void check_norm_backward(index_t N, index_t C, bool affine) {
     NormStats<float, cpu> st;
     if (Centered) layer_norm(x, Tensor<float>(), Tensor<float>(), 1e-5, &st);
     else rms_norm(x, Tensor<float>(), 1e-6, &st);
-    Tensor<float> dx = Tensor<float>::zeros(Shape{N, C}), dg = Tensor<float>::zeros(Shape{C}), db = dg.contiguous();
+    Tensor<float> dx = Tensor<float>::zeros(Shape{N, C}), dg = Tensor<float>::zeros(Shape{C});
+    Tensor<float> db = Tensor<float>::zeros(Shape{C});  // its own buffer: dgamma and dbeta must not alias
     const float* mean = Centered ? st.mean.data() : nullptr;
     Backend<cpu>::norm_backward<Centered>(x.data(), gr.data(), mean, st.rstd.data(), affine ? gamma.data() : nullptr, N, C,
                                           dx.data(), affine ? dg.data() : nullptr, affine ? db.data() : nullptr);
@@ -274,7 +275,8 @@ void check_cross_entropy(index_t N, index_t V, bool masked) {
     Tensor<float, cuda> xd = x.to<cuda>(), maskd = mask.to<cuda>(), dyd = dy.to<cuda>();
     Tensor<std::int64_t, cuda> td = t.to<cuda>();
 
-    Tensor<float> lse = Tensor<float>::zeros(Shape{N}), w = lse.contiguous(), dx = Tensor<float>::zeros(Shape{N, V});
+    Tensor<float> lse = Tensor<float>::zeros(Shape{N}), w = Tensor<float>::zeros(Shape{N});
+    Tensor<float> dx = Tensor<float>::zeros(Shape{N, V});
     Tensor<float, cuda> lsed = Tensor<float, cuda>::zeros(Shape{N}), wd = Tensor<float, cuda>::zeros(Shape{N}),
                         dxd = Tensor<float, cuda>::zeros(Shape{N, V});
     const CrossEntropySums want =
