@@ -10,12 +10,12 @@
 // current stream), and an out-of-range id throws index_error naming the id, its position and V,
 // leaving the output untouched, as on the CPU.
 //
-// scatter_add has two paths. The default for f32 adds with atomicAdd, one thread per element of
-// out_grad: fast, but the order in which repeated ids add up varies from run to run, so the sums
-// are NOT deterministic (they differ in the last bits). set_deterministic_embedding_grad(true)
-// selects the CPU's scheme instead: each thread owns one column and adds the rows in position
-// order, so every sum has a fixed order (slower: only D threads). bf16 always takes that path
-// (no atomics on ward's bf16).
+// scatter_add has two paths. The default is the CPU's scheme, as embedding_backward promises: each
+// thread owns one column and adds the rows in position order, so every sum has a fixed order
+// (slower: only D threads). set_deterministic_embedding_grad(false) lets f32 add with atomicAdd,
+// one thread per element of out_grad: fast, but the order in which repeated ids add up then varies
+// from run to run (the sums differ in the last bits). bf16 always takes the ordered path (no
+// atomics on ward's bf16).
 
 #include <cuda_runtime.h>
 
@@ -37,12 +37,13 @@ namespace ward::backend::cuda {
 
 namespace detail {
 inline std::atomic<bool>& deterministic_embedding_grad_flag() {
-    static std::atomic<bool> flag{false};
+    static std::atomic<bool> flag{true};
     return flag;
 }
 }  // namespace detail
 
-/// Chooses the column-owner (deterministic) path of embedding_scatter_add for f32 as well.
+/// Whether embedding_scatter_add keeps the ordered (deterministic) path for f32 (the default), or
+/// adds with atomics (false: faster, not bit-reproducible).
 inline void set_deterministic_embedding_grad(bool on) { detail::deterministic_embedding_grad_flag() = on; }
 inline bool deterministic_embedding_grad() { return detail::deterministic_embedding_grad_flag(); }
 
@@ -139,7 +140,7 @@ void embedding_gather(StridedView<const T> table, const std::int64_t* ids, index
 
 /// table_grad[ids[i], :] += out_grad[i, :] for i = 0..n-1 (accumulating), on the current stream.
 ///   out_grad is (n, D), ids is (n) contiguous, table_grad is (V, D); device memory, any strides.
-/// Not deterministic for f32 unless set_deterministic_embedding_grad(true) (see the file comment).
+/// Deterministic unless set_deterministic_embedding_grad(false) (see the file comment).
 template <class T>
 void embedding_scatter_add(StridedView<const T> out_grad, const std::int64_t* ids, index_t n,
                            StridedView<T> table_grad) {
