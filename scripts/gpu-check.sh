@@ -100,8 +100,11 @@ if [ -n "\$sanitizer" ]; then
   for t in "\${tests[@]}"; do
     step "memcheck \$t" 150 "\$sanitizer" --tool memcheck --report-api-errors no --error-exitcode 1 "\$here/\$t" --log_level=warning
   done
+  # The executor's and the heavy ops' kernels share memory across a block's warps.
   for tool in racecheck synccheck; do
-    step "\$tool backend_cuda_executor" 120 "\$sanitizer" --tool \$tool --error-exitcode 1 "\$here/backend_cuda_executor" --log_level=warning
+    for t in backend_cuda_executor backend_cuda_ops; do
+      step "\$tool \$t" 120 "\$sanitizer" --tool \$tool --error-exitcode 1 "\$here/\$t" --log_level=warning
+    done
   done
 else
   summary+=("NOT RUN  compute-sanitizer (not found)")

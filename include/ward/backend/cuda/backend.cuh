@@ -1,15 +1,25 @@
 #pragma once
-// Backend<cuda>: the heavy ops of tensor/ops.hpp that the CUDA backend provides so far — f32
-// matmul through cuBLASLt with fused bias/activation. The other heavy ops (softmax, norms,
-// embedding, concat) are not provided on the GPU yet: calling them on cuda tensors does not compile
-// (no member of that name), so nothing runs on the CPU behind a device tensor. None of the fused
-// kernels of tensor/fused.hpp (attention, GELU, gemm_accumulate, cross-entropy rows, norm backward)
-// is here yet either: their front ends then compose the op from expressions, run on the GPU.
+// Backend<cuda>: the heavy ops of tensor/ops.hpp on the GPU, with the CPU's signatures: f32
+// matmul through cuBLASLt with fused bias/activation; softmax and log-softmax, layer and RMS norm,
+// embedding gather and scatter-add, and concat through ward's own kernels (f32, and bf16 stored
+// with f32 math); and, of the fused kernels of tensor/fused.hpp, the f32 norm backward and the
+// cross-entropy rows (loss and token log-probs, forward and backward). Every pointer is device
+// memory; work is queued on the current stream. The other fused kernels (attention, GELU,
+// gemm_accumulate) are not here yet: their front ends compose the op from expressions, on the GPU.
 
+#include <cstdint>
+#include <span>
 #include <type_traits>
 
+#include "ward/backend/cuda/concat.cuh"
+#include "ward/backend/cuda/cross_entropy.cuh"
+#include "ward/backend/cuda/embedding.cuh"
+#include "ward/backend/cuda/layer_norm.cuh"
 #include "ward/backend/cuda/matmul.cuh"
+#include "ward/backend/cuda/norm_backward.cuh"
+#include "ward/backend/cuda/softmax.cuh"
 #include "ward/core/error.hpp"
+#include "ward/tensor/fused.hpp"
 #include "ward/tensor/ops.hpp"
 
 namespace ward {
@@ -27,6 +37,58 @@ struct Backend<cuda> {
                                                : backend::cuda::Epilogue::none;
         backend::cuda::matmul(a, b, bias, ep, c);
     }
+    template <class T>
+    static void softmax(StridedView<const T> x, StridedView<T> y, bool log) {
+        backend::cuda::softmax_lastdim<T>(x, y, log);
+    }
+    template <class T>
+    static void layer_norm(StridedView<const T> x, const T* gamma, const T* beta, double eps, StridedView<T> y,
+                           compute_t<T>* mean, compute_t<T>* rstd) {
+        backend::cuda::layer_norm_lastdim<T>(x, gamma, beta, eps, y, mean, rstd);
+    }
+    template <class T>
+    static void rms_norm(StridedView<const T> x, const T* gamma, double eps, StridedView<T> y, compute_t<T>* rstd) {
+        backend::cuda::rms_norm_lastdim<T>(x, gamma, eps, y, rstd);
+    }
+    template <class T>
+    static void embedding_gather(StridedView<const T> table, const std::int64_t* ids, index_t n, StridedView<T> out) {
+        backend::cuda::embedding_gather<T>(table, ids, n, out);
+    }
+    template <class T>
+    static void embedding_scatter_add(StridedView<const T> out_grad, const std::int64_t* ids, index_t n,
+                                      StridedView<T> table_grad) {
+        backend::cuda::embedding_scatter_add<T>(out_grad, ids, n, table_grad);
+    }
+    template <class T>
+    static void concat(std::span<const StridedView<const T>> parts, int axis, StridedView<T> out) {
+        backend::cuda::concat<T>(parts, axis, out);
+    }
+    // The fused kernels of tensor/fused.hpp (f32).
+    template <bool Centered>
+    static void norm_backward(const float* x, const float* g, const float* mean, const float* rstd, const float* gamma,
+                              index_t N, index_t C, float* dx, float* dgamma, float* dbeta) {
+        backend::cuda::norm_backward<Centered>(x, g, mean, rstd, gamma, N, C, dx, dgamma, dbeta);
+    }
+    static CrossEntropySums cross_entropy(const float* x, index_t N, index_t V, const std::int64_t* t, const float* mask,
+                                          std::int64_t ignore, float* lse, float* w) {
+        return backend::cuda::cross_entropy_loss(x, N, V, t, mask, ignore, lse, w);
+    }
+    static void cross_entropy_backward(const float* x, index_t N, index_t V, const std::int64_t* t, const float* lse,
+                                       const float* w, float scale, float* dx) {
+        backend::cuda::cross_entropy_loss_backward(x, N, V, t, lse, w, scale, dx);
+    }
+    static void token_log_probs(const float* x, index_t N, index_t V, const std::int64_t* t, std::int64_t ignore, float* lse,
+                                float* out) {
+        backend::cuda::token_log_probs(x, N, V, t, ignore, lse, out);
+    }
+    static void token_log_probs_backward(const float* x, index_t N, index_t V, const std::int64_t* t, std::int64_t ignore,
+                                         const float* lse, const float* g, float* dx) {
+        backend::cuda::token_log_probs_backward(x, N, V, t, ignore, lse, g, dx);
+    }
 };
+
+// A signature that drifts from tensor/fused.hpp's concepts must fail here, not quietly fall back.
+static_assert(has_norm_backward<float, cuda> && has_cross_entropy_kernel<float, cuda>);
+static_assert(!has_norm_backward<bf16, cuda> && !has_cross_entropy_kernel<bf16, cuda>);
 
 }  // namespace ward
