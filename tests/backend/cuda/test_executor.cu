@@ -12,29 +12,15 @@
 
 #include <ward/cuda.cuh>
 
+#include "compare.hpp"
 #include "require_gpu.hpp"
 
 using namespace ward;
 
 namespace {
 
-/// Largest |got - want| / (1 + |want|); NaN where they differ in NaN-ness; inf on a size mismatch.
-template <class T>
-double max_rel_diff(const std::vector<T>& got, const std::vector<T>& want) {
-    if (got.size() != want.size()) return INFINITY;
-    double m = 0;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        double g = double(got[i]), w = double(want[i]);
-        if (std::isnan(g) != std::isnan(w)) return NAN;
-        if (!std::isnan(w)) m = std::max(m, std::abs(g - w) / (1 + std::abs(w)));
-    }
-    return m;
-}
-
-template <class T>
-std::vector<T> on_host(const Tensor<T, cuda>& t) {
-    return t.template to<cpu>().to_vector();
-}
+using ward_test::max_rel_diff;
+using ward_test::on_host;
 
 /// The six-op expression of the benchmark, on any device.
 template <class A, class B>

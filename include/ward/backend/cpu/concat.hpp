@@ -13,6 +13,7 @@
 #include <string>
 
 #include "ward/backend/cpu/onednn.hpp"
+#include "ward/core/concat_shape.hpp"
 #include "ward/core/config.hpp"
 #include "ward/core/dtype.hpp"
 #include "ward/core/error.hpp"
@@ -25,28 +26,7 @@ namespace ward::backend::cpu {
 /// Throws index_error for a bad axis, shape_error naming the offending input's shape otherwise.
 template <class T>
 void concat(std::span<const StridedView<const T>> inputs, int axis, StridedView<T> out) {
-    if (inputs.empty()) throw shape_error("concat: no inputs (output shape " + out.shape.str() + ")");
-    const int r = out.shape.rank;
-    if (axis < -r || axis >= r)
-        throw index_error("concat: axis " + std::to_string(axis) + " out of range for output shape " + out.shape.str());
-    const int ax = axis < 0 ? axis + r : axis;
-    index_t total = 0;
-    for (std::size_t k = 0; k < inputs.size(); ++k) {
-        const Shape& s = inputs[k].shape;
-        bool fits = s.rank == r;
-        for (int i = 0; fits && i < r; ++i) fits = i == ax || s[i] == out.shape[i];
-        if (!fits)
-            throw shape_error("concat: input " + std::to_string(k) + " has shape " + s.str() +
-                              ", which does not match the output shape " + out.shape.str() + " outside axis " +
-                              std::to_string(ax));
-        total += s[ax];
-    }
-    if (total != out.shape[ax]) {
-        std::string all;
-        for (std::size_t k = 0; k < inputs.size(); ++k) all += (k ? ", " : "") + inputs[k].shape.str();
-        throw shape_error("concat: inputs " + all + " give extent " + std::to_string(total) + " along axis " +
-                          std::to_string(ax) + ", but the output shape is " + out.shape.str());
-    }
+    const int ax = checked_concat_axis(inputs, axis, out);
     index_t offset = 0;
     for (const StridedView<const T>& in : inputs) {
         StridedView<T> slab{out.data + offset * out.strides[ax], in.shape, out.strides};

@@ -15,6 +15,7 @@
 #include "ward/backend/cuda/check.cuh"
 #include "ward/backend/cuda/launch.cuh"
 #include "ward/backend/cuda/stream.cuh"
+#include "ward/core/concat_shape.hpp"
 #include "ward/core/config.hpp"
 #include "ward/core/error.hpp"
 #include "ward/core/shape.hpp"
@@ -48,28 +49,7 @@ __global__ void copy_strided_kernel(const T* src, T* dst, CopyPlan p, index_t n)
 /// stream; device memory, any strides. Same checks and errors as the CPU kernel.
 template <class T>
 void concat(std::span<const StridedView<const T>> inputs, int axis, StridedView<T> out) {
-    if (inputs.empty()) throw shape_error("concat: no inputs (output shape " + out.shape.str() + ")");
-    const int r = out.shape.rank;
-    if (axis < -r || axis >= r)
-        throw index_error("concat: axis " + std::to_string(axis) + " out of range for output shape " + out.shape.str());
-    const int ax = axis < 0 ? axis + r : axis;
-    index_t total = 0;
-    for (std::size_t k = 0; k < inputs.size(); ++k) {
-        const Shape& s = inputs[k].shape;
-        bool fits = s.rank == r;
-        for (int i = 0; fits && i < r; ++i) fits = i == ax || s[i] == out.shape[i];
-        if (!fits)
-            throw shape_error("concat: input " + std::to_string(k) + " has shape " + s.str() +
-                              ", which does not match the output shape " + out.shape.str() + " outside axis " +
-                              std::to_string(ax));
-        total += s[ax];
-    }
-    if (total != out.shape[ax]) {
-        std::string all;
-        for (std::size_t k = 0; k < inputs.size(); ++k) all += (k ? ", " : "") + inputs[k].shape.str();
-        throw shape_error("concat: inputs " + all + " give extent " + std::to_string(total) + " along axis " +
-                          std::to_string(ax) + ", but the output shape is " + out.shape.str());
-    }
+    const int ax = checked_concat_axis(inputs, axis, out), r = out.shape.rank;
     index_t offset = 0;
     for (const StridedView<const T>& in : inputs) {
         const index_t n = in.numel();
