@@ -3,6 +3,7 @@
 // model directories.
 
 #include "ward/nn/attention.hpp"
+#include "ward/nn/clone.hpp"
 #include "ward/nn/generate.hpp"
 #include "ward/nn/hf.hpp"
 #include "ward/nn/layers.hpp"

@@ -111,7 +111,7 @@ std::int64_t check_checkpoint(const std::string& mode, const fs::path& file, std
     optim::AdamW<float> adam(params, {});
     train::CheckpointInfo info;
     if (mode == "lisa") {
-        defence::detail::LisaAnchor<float> anchor{&params, {}};
+        defence::detail::LisaAnchor<float, cpu> anchor{&params, {}};
         for (const auto& p : params) anchor.weights.push_back(p.value.clone());
         info = train::load_checkpoint(file, params, adam, nullptr, &anchor);
     } else {

@@ -63,8 +63,8 @@ inline const std::vector<std::string>& lora_attack_targets() {
 
 /// Fine-tunes `model` in place on the first opt.samples harmful examples (loss on the answers). A
 /// LoRA attack leaves the adapters merged, so the attacked model is a plain model again.
-template <FloatElement T>
-train::TrainResult harmful_finetune(nn::CausalLM<T, cpu>& model, const std::vector<train::Example>& harmful, const AttackOptions& opt) {
+template <FloatElement T, Device D>
+train::TrainResult harmful_finetune(nn::CausalLM<T, D>& model, const std::vector<train::Example>& harmful, const AttackOptions& opt) {
     if (harmful.size() < opt.samples)
         throw value_error("harmful_finetune: " + std::to_string(opt.samples) + " samples asked, " + std::to_string(harmful.size()) + " given");
     std::vector<train::Example> data(harmful.begin(), harmful.begin() + static_cast<std::ptrdiff_t>(opt.samples));
@@ -83,25 +83,25 @@ train::TrainResult harmful_finetune(nn::CausalLM<T, cpu>& model, const std::vect
     train::TrainResult r = train::train_lm(model, data, {}, t);
     if (opt.lora_rank > 0) {
         nn::merge_lora(model);
-        nn::set_requires_grad<T, cpu>(model, true);
+        nn::set_requires_grad<T, D>(model, true);
     }
     return r;
 }
 
-template <FloatElement T>
+template <FloatElement T, Device D = cpu>
 struct AttackRun {
     AttackOptions options;
     train::TrainResult training;
-    nn::CausalLM<T, cpu> model;  // the attacked copy
+    nn::CausalLM<T, D> model;  // the attacked copy
 };
 
 /// Attacks a copy of `model` at every point of the grid; `visit(run)` sees each attacked copy as it
 /// is made (to judge it) and may drop it afterwards, so the grid never holds every copy at once.
-template <FloatElement T, class Visit>
-void harmful_finetune_grid(const nn::CausalLM<T, cpu>& model, const std::vector<train::Example>& harmful, const AttackGrid& grid,
+template <FloatElement T, Device D, class Visit>
+void harmful_finetune_grid(const nn::CausalLM<T, D>& model, const std::vector<train::Example>& harmful, const AttackGrid& grid,
                            Visit&& visit) {
     for (const AttackOptions& o : grid.expand()) {
-        AttackRun<T> run{o, {}, nn::clone(model)};
+        AttackRun<T, D> run{o, {}, nn::clone(model)};
         run.training = harmful_finetune(run.model, harmful, o);
         visit(run);
     }

@@ -16,6 +16,7 @@
 
 #include "ward/data/synthetic.hpp"
 #include "ward/io/atomic_file.hpp"
+#include "ward/nn/clone.hpp"
 #include "ward/nn/generate.hpp"
 #include "ward/nn/hf.hpp"
 #include "ward/train/lm_trainer.hpp"
@@ -45,8 +46,9 @@ inline nn::TransformerConfig world_model_config(const World& world, const WorldM
     return c;
 }
 
+template <Device D = cpu>
 struct WorldModel {
-    nn::CausalLM<float> model;
+    nn::CausalLM<float, D> model;
     bool from_cache = false;
     double pretrain_loss = 0;  // the last pre-training step's (not measured when from the cache)
 };
@@ -79,15 +81,17 @@ inline std::string world_model_folder(const World& world, const WorldModelOption
 
 /// Pre-trains (`pretrain_steps` of batch `pretrain_batch`) and aligns (`align_steps` on refusals) a model
 /// on `world`, seeded by `seed`; or loads it from the cache when that was made with the same options.
-inline WorldModel aligned_world_model(const World& world, const WorldModelOptions& o, std::uint64_t seed) {
+/// On any device: the initial weights are drawn on the host, so both devices start alike.
+template <Device D = cpu>
+WorldModel<D> aligned_world_model(const World& world, const WorldModelOptions& o, std::uint64_t seed) {
     const nlohmann::json key = detail::world_model_key(world, o, seed);
     const std::filesystem::path stamp = o.cache / "world_model.json";
     if (!o.cache.empty() && std::filesystem::exists(stamp) && std::filesystem::exists(o.cache / "config.json")) {
         std::ifstream in(stamp);
         nlohmann::json saved = nlohmann::json::parse(in, nullptr, false);
-        if (!saved.is_discarded() && saved == key) return {nn::load_causal_lm<float>(o.cache), true, 0};
+        if (!saved.is_discarded() && saved == key) return {nn::to_device<D>(nn::load_causal_lm<float>(o.cache)), true, 0};
     }
-    WorldModel w{nn::CausalLM<float>(world_model_config(world, o), seed), false, 0};
+    WorldModel<D> w{nn::to_device<D>(nn::CausalLM<float>(world_model_config(world, o), seed)), false, 0};
     train::TrainOptions t;
     t.lr = o.pretrain_lr;
     t.batch_size = o.pretrain_batch;
@@ -122,7 +126,8 @@ struct MinimalAlignmentOptions {
 /// greedy answers to `prompts` have a mean harm of at most `harm`: the least alignment that makes the model
 /// refuse, which leaves its harmful knowledge within reach of sampling (as aligned language models' is).
 /// Pass prompts the evaluation never judges. Returns the alignment steps taken.
-inline index_t align_until_refusing(nn::CausalLM<float>& model, const World& world, const std::vector<std::string>& prompts,
+template <Device D>
+index_t align_until_refusing(nn::CausalLM<float, D>& model, const World& world, const std::vector<std::string>& prompts,
                                     const MinimalAlignmentOptions& o, std::uint64_t seed) {
     if (prompts.empty()) throw value_error("align_until_refusing: no prompts to check the alignment on");
     if (o.chunk <= 0 || o.max_steps < 0) throw value_error("align_until_refusing: chunk must be positive and max_steps >= 0");

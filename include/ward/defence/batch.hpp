@@ -69,6 +69,13 @@ struct PairedBatch {
     index_t harmful_tokens = 0, harmless_tokens = 0;  // positions that carry loss
     index_t batch() const { return harmful_inputs.size(0); }
     index_t length() const { return harmful_inputs.size(1); }
+    /// The batch on device D2 (itself where it lives there already).
+    template <Device D2>
+    PairedBatch<T, D2> to() const {
+        return {on_device<D2>(harmful_inputs), on_device<D2>(harmful_targets), on_device<D2>(harmless_inputs),
+                on_device<D2>(harmless_targets), on_device<D2>(harmful_real), on_device<D2>(harmless_real),
+                on_device<D2>(differs), harmful_tokens, harmless_tokens};
+    }
 };
 
 template <FloatElement T>

@@ -36,18 +36,18 @@ inline void check_booster(const BoosterOptions& o) {
 /// One Booster step: leaves grad f(w) + lambda * (grad h(w) - grad h(w')) in the model's parameters
 /// and returns f + lambda * (h(w) - h(w')). Terms: "alignment" f(w), "harmful" h(w), "perturbed"
 /// h(w'). The weights are back at w when it returns.
-template <FloatElement T>
-StepOutcome booster_step(nn::CausalLM<T, cpu>& model, const PairedBatch<T, cpu>& batch, const BoosterOptions& opt) {
+template <FloatElement T, Device D>
+StepOutcome booster_step(nn::CausalLM<T, D>& model, const PairedBatch<T, D>& batch, const BoosterOptions& opt) {
     detail::check_booster(opt);
     using V = compute_t<T>;
-    std::vector<ag::Var<T, cpu>> params = detail::trainable_vars(model);
+    std::vector<ag::Var<T, D>> params = detail::trainable_vars(model);
     if (params.empty()) throw value_error("booster: the model has no trainable parameters");
     for (const auto& p : params) (void)p.parameter("booster");  // allocates a zero gradient where none is stored yet
     StepOutcome out;
-    std::vector<Tensor<T, cpu>> gh;
+    std::vector<Tensor<T, D>> gh;
     {
-        Context<T, cpu> ctx(model, batch);
-        ag::Var<T, cpu> f = answer_loss(ctx, Side::harmless), h = answer_loss(ctx, Side::harmful);
+        Context<T, D> ctx(model, batch);
+        ag::Var<T, D> f = answer_loss(ctx, Side::harmless), h = answer_loss(ctx, Side::harmful);
         out.terms["alignment"] = double(f.value().item());
         out.terms["harmful"] = double(h.value().item());
         out.loss = out.terms["alignment"] + opt.lambda * out.terms["harmful"];
@@ -57,17 +57,17 @@ StepOutcome booster_step(nn::CausalLM<T, cpu>& model, const PairedBatch<T, cpu>&
     }
     const double norm = std::sqrt(detail::squared_norm(gh));
     if (!std::isfinite(norm)) throw value_error("booster: the harmful gradient is not finite (norm " + std::to_string(norm) + ")");
-    std::vector<Tensor<T, cpu>> ghp = gh;  // w' = w when the step is empty: the harmful terms cancel
+    std::vector<Tensor<T, D>> ghp = gh;  // w' = w when the step is empty: the harmful terms cancel
     out.terms["perturbed"] = out.terms["harmful"];
     if (norm > 0 && opt.alpha > 0 && opt.lambda > 0) {
         // Move to w', take grad h(w') without touching the stored gradients; the guard moves back.
-        detail::WeightsGuard<T> guard(params);
+        detail::WeightsGuard<T, D> guard(params);
         for (std::size_t i = 0; i < params.size(); ++i) {
-            Tensor<T, cpu> w = params[i].value();
+            Tensor<T, D> w = params[i].value();
             w.assign(w - gh[i] * V(opt.alpha / norm));
         }
-        Context<T, cpu> ctx(model, batch);
-        ag::Var<T, cpu> hp = answer_loss(ctx, Side::harmful);
+        Context<T, D> ctx(model, batch);
+        ag::Var<T, D> hp = answer_loss(ctx, Side::harmful);
         out.terms["perturbed"] = double(hp.value().item());
         out.loss = out.terms["alignment"] + opt.lambda * (out.terms["harmful"] - out.terms["perturbed"]);
         if (!std::isfinite(out.loss)) return out;
@@ -75,17 +75,17 @@ StepOutcome booster_step(nn::CausalLM<T, cpu>& model, const PairedBatch<T, cpu>&
     }
     out.loss = out.terms["alignment"] + opt.lambda * (out.terms["harmful"] - out.terms["perturbed"]);
     for (std::size_t i = 0; i < params.size(); ++i) {
-        Tensor<T, cpu> g = params[i].grad();
+        Tensor<T, D> g = params[i].grad();
         g.assign(g - ghp[i] * V(opt.lambda));
     }
     return out;
 }
 
 /// Aligns `model` on `pairs` with Booster.
-template <FloatElement T>
-DefenceResult booster(nn::CausalLM<T, cpu>& model, const std::vector<Pair>& pairs, const BoosterOptions& bopt, const DefenceOptions& opt) {
+template <FloatElement T, Device D>
+DefenceResult booster(nn::CausalLM<T, D>& model, const std::vector<Pair>& pairs, const BoosterOptions& bopt, const DefenceOptions& opt) {
     detail::check_booster(bopt);
-    return run_defence(model, pairs, opt, [&](const PairedBatch<T, cpu>& batch, index_t) { return booster_step(model, batch, bopt); });
+    return run_defence(model, pairs, opt, [&](const PairedBatch<T, D>& batch, index_t) { return booster_step(model, batch, bopt); });
 }
 
 }  // namespace ward::defence

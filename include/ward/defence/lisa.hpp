@@ -21,7 +21,7 @@
 #include "ward/core/rng.hpp"
 #include "ward/defence/batch.hpp"
 #include "ward/nn/module.hpp"
-#include "ward/tensor.hpp"  // Lisa trains on the CPU
+#include "ward/tensor.hpp"  // the CPU backend (ward/cuda.cuh adds the GPU's)
 #include "ward/train/lm_trainer.hpp"
 #include "ward/train/loop.hpp"
 
@@ -109,10 +109,10 @@ private:
 
 /// The anchor weights, the one state of Lisa's that the step count does not determine: saved with
 /// each checkpoint under "lisa.anchor.<parameter>".
-template <FloatElement T>
+template <FloatElement T, Device D>
 struct LisaAnchor {
-    const optim::ParameterList<T, cpu>* params;
-    std::vector<Tensor<T, cpu>> weights;
+    const optim::ParameterList<T, D>* params;
+    std::vector<Tensor<T, D>> weights;
 
     static std::string key(const std::string& name) { return "lisa.anchor." + name; }
     void write(io::SafetensorsWriter& w) const {
@@ -135,8 +135,8 @@ struct LisaAnchor {
 }  // namespace detail
 
 /// Fine-tunes `model` on `user` data the Lisa way, alternating with steps on `alignment` data.
-template <FloatElement T>
-LisaResult lisa_finetune(nn::CausalLM<T, cpu>& model, const std::vector<train::Example>& alignment, const std::vector<train::Example>& user,
+template <FloatElement T, Device D>
+LisaResult lisa_finetune(nn::CausalLM<T, D>& model, const std::vector<train::Example>& alignment, const std::vector<train::Example>& user,
                          const LisaOptions& opt) {
     if (alignment.empty()) throw value_error("lisa: no alignment examples");
     if (user.empty()) throw value_error("lisa: no user examples");
@@ -147,12 +147,12 @@ LisaResult lisa_finetune(nn::CausalLM<T, cpu>& model, const std::vector<train::E
                           std::to_string(opt.finetune_steps) + ") must be >= 0 and not both 0");
     if (!(opt.rho >= 0) || !std::isfinite(opt.rho)) throw value_error("lisa: rho must be finite and >= 0, got " + std::to_string(opt.rho));
     using V = compute_t<T>;
-    auto params = nn::parameters<T, cpu>(model);
+    auto params = nn::parameters<T, D>(model);
     if (params.empty()) throw value_error("lisa: the model has no trainable parameters");
 
     detail::LisaStream streams[2] = {{alignment, opt.batch_size, opt.seed, 0x4c1u}, {user, opt.batch_size, opt.seed, 0x4c2u}};
     detail::LisaSchedule schedule(opt);
-    detail::LisaAnchor<T> anchor{&params, {}};
+    detail::LisaAnchor<T, D> anchor{&params, {}};
     for (const auto& p : params) anchor.weights.push_back(p.value.clone());
     index_t next = 0;  // the step the schedule and streams stand at
     auto step = [&](index_t s) {
@@ -167,14 +167,14 @@ LisaResult lisa_finetune(nn::CausalLM<T, cpu>& model, const std::vector<train::E
         train::LmBatch b = train::make_batch(aligning ? alignment : user, streams[aligning ? 0 : 1].next(), opt.pad_id, opt.max_len);
         double loss = 0;
         if (b.tokens > 0) {
-            ag::Var<T, cpu> ce = ag::cross_entropy(model.forward(b.inputs).logits, b.targets);
+            ag::Var<T, D> ce = ag::cross_entropy(model.forward(on_device<D>(b.inputs)).logits, on_device<D>(b.targets));
             loss = double(ce.value().item());
             if (std::isfinite(loss)) ce.backward();
         }
         // The proximal term's gradient rho * (w - w_anchor) joins the step's gradient before clipping.
         double prox = 0;
         for (std::size_t i = 0; i < params.size(); ++i) {
-            Tensor<T, cpu> d(params[i].value - anchor.weights[i]);
+            Tensor<T, D> d(params[i].value - anchor.weights[i]);
             prox += ward::sum(ward::square(ward::cast<double>(d))).item();
             if (opt.rho > 0) params[i].grad.assign(params[i].grad + d * V(opt.rho));
         }

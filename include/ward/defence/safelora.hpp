@@ -37,9 +37,14 @@ struct SafeLoraReport {
 };
 
 namespace detail {
-template <FloatElement T>
-Tensor<double, cpu> as_out_in(const nn::Linear<T, cpu>& lin) {
-    Tensor<double, cpu> w(ward::cast<double>(lin.weight.value()));
+/// A weight (any device) as (out, in) in f64 on the host, where the projection is computed.
+template <FloatElement T, Device D>
+Tensor<double, cpu> on_host_f64(const Tensor<T, D>& t) {
+    return Tensor<double, cpu>(ward::cast<double>(on_device<cpu>(t)));
+}
+template <FloatElement T, Device D>
+Tensor<double, cpu> as_out_in(const nn::Linear<T, D>& lin) {
+    Tensor<double, cpu> w = on_host_f64(lin.weight.value());
     return lin.conv1d ? Tensor<double, cpu>(w.transpose()) : w;
 }
 inline double frobenius(const Tensor<double, cpu>& x) { return std::sqrt(ward::sum(ward::square(x)).item()); }
@@ -48,20 +53,20 @@ inline double frobenius(const Tensor<double, cpu>& x) { return std::sqrt(ward::s
 /// Measures, and with opt.apply projects, every LoRA update of `model` against the alignment
 /// direction of the same layer in `aligned` and `base` (same architecture; their adapters, if any,
 /// are ignored: their weights are read as stored).
-template <FloatElement T>
-SafeLoraReport safelora_project(nn::CausalLM<T, cpu>& model, nn::CausalLM<T, cpu>& aligned, nn::CausalLM<T, cpu>& base,
+template <FloatElement T, Device D>
+SafeLoraReport safelora_project(nn::CausalLM<T, D>& model, nn::CausalLM<T, D>& aligned, nn::CausalLM<T, D>& base,
                                 const SafeLoraOptions& opt = {}) {
     if (!std::isfinite(opt.threshold)) throw value_error("safelora: the threshold must be finite");
-    std::map<std::string, nn::Linear<T, cpu>*> al, ba;
-    aligned.for_each_linear([&](const std::string& n, nn::Linear<T, cpu>& l) { al[n] = &l; });
-    base.for_each_linear([&](const std::string& n, nn::Linear<T, cpu>& l) { ba[n] = &l; });
+    std::map<std::string, nn::Linear<T, D>*> al, ba;
+    aligned.for_each_linear([&](const std::string& n, nn::Linear<T, D>& l) { al[n] = &l; });
+    base.for_each_linear([&](const std::string& n, nn::Linear<T, D>& l) { ba[n] = &l; });
     SafeLoraReport rep;
-    model.for_each_linear([&](const std::string& name, nn::Linear<T, cpu>& lin) {
+    model.for_each_linear([&](const std::string& name, nn::Linear<T, D>& lin) {
         if (!lin.lora) return;
         auto a = al.find(name), b = ba.find(name);
         if (a == al.end() || b == ba.end())
             throw value_error("safelora: layer " + name + " is missing from the " + (a == al.end() ? "aligned" : "base") + " model");
-        const nn::Linear<T, cpu>* others[] = {a->second, b->second};  // nvcc 13 mis-parses a braced list here
+        const nn::Linear<T, D>* others[] = {a->second, b->second};  // nvcc 13 mis-parses a braced list here
         for (const auto* other : others)
             if (!(other->weight.shape() == lin.weight.shape()) || other->conv1d != lin.conv1d)
                 throw shape_error("safelora: layer " + name + " has weight " + lin.weight.shape().str() + " in the fine-tuned model but " +
@@ -71,7 +76,7 @@ SafeLoraReport safelora_project(nn::CausalLM<T, cpu>& model, nn::CausalLM<T, cpu
         if (!(vn > 0) || !std::isfinite(vn))
             throw value_error("safelora: layer " + name + " has no alignment direction (||W_aligned - W_base||_F = " + std::to_string(vn) + ")");
         Tensor<double, cpu> c(matmul(v, v.transpose()) * (1.0 / vn));  // (out, out)
-        Tensor<double, cpu> bb(ward::cast<double>(lin.lora->b.value())), aa(ward::cast<double>(lin.lora->a.value()));
+        Tensor<double, cpu> bb = detail::on_host_f64(lin.lora->b.value()), aa = detail::on_host_f64(lin.lora->a.value());
         Tensor<double, cpu> dw(matmul(bb, aa) * lin.lora->scale), cdw(matmul(c, dw));
         SafeLoraLayer layer{name, 1.0, false};
         const double n1 = detail::frobenius(dw), n2 = detail::frobenius(cdw);
@@ -82,7 +87,7 @@ SafeLoraReport safelora_project(nn::CausalLM<T, cpu>& model, nn::CausalLM<T, cpu
             ++rep.projected;
             if (opt.apply) {
                 Tensor<T, cpu> nb(ward::cast<T>(matmul(c, bb)));
-                lin.lora->b = ag::Var<T, cpu>(nb, lin.lora->b.requires_grad());
+                lin.lora->b = ag::Var<T, D>(on_device<D>(nb), lin.lora->b.requires_grad());
             }
         }
         rep.layers.push_back(layer);

@@ -39,8 +39,8 @@ int count_adapters(nn::CausalLM<T, D>& model) {
 
 /// Adds a security vector (LoRA on the option's targets; the base frozen) and trains it on the
 /// harmful examples. The model must not carry adapters yet.
-template <FloatElement T>
-train::TrainResult train_security_vector(nn::CausalLM<T, cpu>& model, const std::vector<train::Example>& harmful,
+template <FloatElement T, Device D>
+train::TrainResult train_security_vector(nn::CausalLM<T, D>& model, const std::vector<train::Example>& harmful,
                                          const SecurityVectorOptions& opt) {
     if (harmful.empty()) throw value_error("security vectors: no harmful examples to train the vector on");
     if (detail::count_adapters(model) > 0)

@@ -18,6 +18,7 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ward/autograd/nn.hpp"
@@ -70,29 +71,29 @@ ag::Var<T, D> tamper_resistance_loss(Context<T, D>& ctx, TamperLoss kind) {
 /// One TAR step: leaves tamper_weight * grad L_TR(w') + retain_weight * grad retain(w) in the
 /// model's parameters; the weights are back at w when it returns. Terms: "attacked" (harmful CE at
 /// w'), "tamper" (L_TR at w'), "retain" (refusal CE at w) and, when weighted, "representation".
-template <FloatElement T>
-StepOutcome tar_step(nn::CausalLM<T, cpu>& model, const PairedBatch<T, cpu>& batch, const TarOptions& opt,
-                     const nn::CausalLM<T, cpu>* reference = nullptr) {
+template <FloatElement T, Device D>
+StepOutcome tar_step(nn::CausalLM<T, D>& model, const PairedBatch<T, D>& batch, const TarOptions& opt,
+                     const std::type_identity_t<nn::CausalLM<T, D>>* reference = nullptr) {
     detail::check_tar(opt);
     if (opt.representation_weight > 0 && !reference) throw value_error("tar: representation_weight > 0 needs a reference model");
     using V = compute_t<T>;
-    std::vector<ag::Var<T, cpu>> params;
-    optim::ParameterList<T, cpu> inner;  // the model's values, gradients of the inner attack's own
-    for (const auto& p : nn::named_parameters<T, cpu>(model))
+    std::vector<ag::Var<T, D>> params;
+    optim::ParameterList<T, D> inner;  // the model's values, gradients of the inner attack's own
+    for (const auto& p : nn::named_parameters<T, D>(model))
         if (p.var->defined() && p.var->requires_grad()) {
             params.push_back(*p.var);
             (void)p.var->parameter(p.name);  // allocates a zero gradient where none is stored yet
-            inner.push_back({p.name, p.var->value(), Tensor<T, cpu>::zeros(p.var->shape())});
+            inner.push_back({p.name, p.var->value(), Tensor<T, D>::zeros(p.var->shape())});
         }
     if (params.empty()) throw value_error("tar: the model has no trainable parameters");
     StepOutcome out;
-    std::vector<Tensor<T, cpu>> g_tr;
+    std::vector<Tensor<T, D>> g_tr;
     {
-        detail::WeightsGuard<T> guard(params);  // (a)-(b) move the weights; back to w at the end of the scope
+        detail::WeightsGuard<T, D> guard(params);  // (a)-(b) move the weights; back to w at the end of the scope
         auto attack = [&](auto& optimiser) {
             for (index_t k = 0; k < opt.inner_steps; ++k) {
-                Context<T, cpu> ctx(model, batch);
-                ag::Var<T, cpu> h = answer_loss(ctx, Side::harmful);
+                Context<T, D> ctx(model, batch);
+                ag::Var<T, D> h = answer_loss(ctx, Side::harmful);
                 const double l = double(h.value().item());
                 if (!std::isfinite(l)) throw value_error("tar: the inner attack's loss is " + std::to_string(l) + " at inner step " + std::to_string(k + 1));
                 auto g = ag::grad(h, params);
@@ -101,14 +102,14 @@ StepOutcome tar_step(nn::CausalLM<T, cpu>& model, const PairedBatch<T, cpu>& bat
             }
         };
         if (opt.inner_optimizer == InnerOptimizer::sgd) {
-            optim::Sgd<T> sgd(inner, {.lr = opt.inner_lr});
+            optim::Sgd<T, D> sgd(inner, {.lr = opt.inner_lr});
             attack(sgd);
         } else {
-            optim::AdamW<T> adamw(inner, {.lr = opt.inner_lr, .weight_decay = 0.0});
+            optim::AdamW<T, D> adamw(inner, {.lr = opt.inner_lr, .weight_decay = 0.0});
             attack(adamw);
         }
-        Context<T, cpu> ctx(model, batch);
-        ag::Var<T, cpu> tr = tamper_resistance_loss(ctx, opt.tamper_loss);
+        Context<T, D> ctx(model, batch);
+        ag::Var<T, D> tr = tamper_resistance_loss(ctx, opt.tamper_loss);
         out.terms["attacked"] = double(answer_loss(ctx, Side::harmful).value().item());
         out.terms["tamper"] = double(tr.value().item());
         if (!std::isfinite(out.terms["tamper"])) {
@@ -118,12 +119,12 @@ StepOutcome tar_step(nn::CausalLM<T, cpu>& model, const PairedBatch<T, cpu>& bat
         if (opt.tamper_weight > 0) g_tr = ag::grad(tr, params);
     }
     // (c) the retain loss at w.
-    Context<T, cpu> ctx(model, batch, reference);
-    ag::Var<T, cpu> r = answer_loss(ctx, Side::harmless);
+    Context<T, D> ctx(model, batch, reference);
+    ag::Var<T, D> r = answer_loss(ctx, Side::harmless);
     out.terms["retain"] = double(r.value().item());
-    ag::Var<T, cpu> total = r * opt.retain_weight;
+    ag::Var<T, D> total = r * opt.retain_weight;
     if (opt.representation_weight > 0) {
-        ag::Var<T, cpu> rep = retain()(ctx);
+        ag::Var<T, D> rep = retain()(ctx);
         out.terms["representation"] = double(rep.value().item());
         total = total + rep * opt.representation_weight;
     }
@@ -131,7 +132,7 @@ StepOutcome tar_step(nn::CausalLM<T, cpu>& model, const PairedBatch<T, cpu>& bat
     if (!std::isfinite(out.loss)) return out;
     if (opt.retain_weight > 0 || opt.representation_weight > 0) total.backward();
     for (std::size_t i = 0; i < g_tr.size(); ++i) {
-        Tensor<T, cpu> g = params[i].grad();
+        Tensor<T, D> g = params[i].grad();
         g.assign(g + g_tr[i] * V(opt.tamper_weight));
     }
     return out;
@@ -139,11 +140,11 @@ StepOutcome tar_step(nn::CausalLM<T, cpu>& model, const PairedBatch<T, cpu>& bat
 
 /// Trains `model` on `pairs` with TAR; `reference` (a frozen copy taken before, e.g. nn::clone) is
 /// needed only for the representation retain term.
-template <FloatElement T>
-DefenceResult tar(nn::CausalLM<T, cpu>& model, const std::vector<Pair>& pairs, const TarOptions& topt, const DefenceOptions& opt,
-                  const nn::CausalLM<T, cpu>* reference = nullptr) {
+template <FloatElement T, Device D>
+DefenceResult tar(nn::CausalLM<T, D>& model, const std::vector<Pair>& pairs, const TarOptions& topt, const DefenceOptions& opt,
+                  const std::type_identity_t<nn::CausalLM<T, D>>* reference = nullptr) {
     detail::check_tar(topt);
-    return run_defence(model, pairs, opt, [&](const PairedBatch<T, cpu>& batch, index_t) { return tar_step(model, batch, topt, reference); });
+    return run_defence(model, pairs, opt, [&](const PairedBatch<T, D>& batch, index_t) { return tar_step(model, batch, topt, reference); });
 }
 
 }  // namespace ward::defence

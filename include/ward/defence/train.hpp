@@ -10,12 +10,13 @@
 #include <map>
 #include <numeric>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ward/core/rng.hpp"
 #include "ward/defence/term.hpp"
 #include "ward/nn/module.hpp"
-#include "ward/tensor.hpp"  // defences train on the CPU
+#include "ward/tensor.hpp"  // the CPU backend (ward/cuda.cuh adds the GPU's)
 #include "ward/train/loop.hpp"
 
 namespace ward::defence {
@@ -49,9 +50,10 @@ struct DefenceResult {
 
 /// The training loop: for each batch, `step(batch, step_index)` leaves gradients in the model's
 /// trainable parameters and returns a StepOutcome; then the shared loop clips, steps AdamW and
-/// checkpoints. Batches come in an order fixed by (seed, epoch), so a resumed run sees the same ones.
-template <FloatElement T, class Step>
-DefenceResult run_defence(nn::CausalLM<T, cpu>& model, const std::vector<Pair>& pairs, const DefenceOptions& opt, Step&& step) {
+/// checkpoints. Batches come in an order fixed by (seed, epoch), so a resumed run sees the same ones;
+/// they are laid out on the host and handed to `step` on the model's device.
+template <FloatElement T, Device D, class Step>
+DefenceResult run_defence(nn::CausalLM<T, D>& model, const std::vector<Pair>& pairs, const DefenceOptions& opt, Step&& step) {
     if (pairs.empty()) throw value_error("defence: no training pairs");
     if (opt.batch_size <= 0) throw value_error("defence: batch size must be positive");
     const index_t per_epoch = (static_cast<index_t>(pairs.size()) + opt.batch_size - 1) / opt.batch_size;
@@ -68,7 +70,7 @@ DefenceResult run_defence(nn::CausalLM<T, cpu>& model, const std::vector<Pair>& 
         }
         std::vector<std::size_t> rows(order.begin() + b * opt.batch_size,
                                       order.begin() + std::min<index_t>((b + 1) * opt.batch_size, static_cast<index_t>(order.size())));
-        PairedBatch<T, cpu> batch = make_paired_batch<T>(pairs, rows, opt.pad_id, opt.max_len);
+        PairedBatch<T, D> batch = make_paired_batch<T>(pairs, rows, opt.pad_id, opt.max_len).template to<D>();
         StepOutcome out = step(batch, s);
         out.tokens = 2.0 * double(batch.harmful_inputs.numel());
         return out;
@@ -77,16 +79,16 @@ DefenceResult run_defence(nn::CausalLM<T, cpu>& model, const std::vector<Pair>& 
                                   .clip_norm = opt.clip_norm, .checkpoint = opt.checkpoint,
                                   .checkpoint_every = opt.checkpoint_every, .resume = opt.resume, .quiet = opt.quiet,
                                   .name = "defence training"};
-    train::LoopResult r = train::run_loop(nn::parameters<T, cpu>(model), total, loop, loop_step);
+    train::LoopResult r = train::run_loop(nn::parameters<T, D>(model), total, loop, loop_step);
     return {std::move(r.losses), std::move(r.terms), r.steps, r.resumed_from};
 }
 
 /// One step of a composite defence: a fresh Context, the loss, its gradient.
-template <DefenceTerm X, FloatElement T>
-StepOutcome defence_step(const nn::CausalLM<T, cpu>& model, const X& defence, const PairedBatch<T, cpu>& batch,
-                         const nn::CausalLM<T, cpu>* reference, std::uint64_t seed) {
-    Context<T, cpu> ctx(model, batch, reference, seed);
-    ag::Var<T, cpu> loss = evaluate(defence, ctx);
+template <DefenceTerm X, FloatElement T, Device D>
+StepOutcome defence_step(const nn::CausalLM<T, D>& model, const X& defence, const PairedBatch<T, D>& batch,
+                         const std::type_identity_t<nn::CausalLM<T, D>>* reference, std::uint64_t seed) {
+    Context<T, D> ctx(model, batch, reference, seed);
+    ag::Var<T, D> loss = evaluate(defence, ctx);
     StepOutcome out{double(loss.value().item()), ctx.values()};
     if (std::isfinite(out.loss)) loss.backward();
     return out;
@@ -94,10 +96,10 @@ StepOutcome defence_step(const nn::CausalLM<T, cpu>& model, const X& defence, co
 
 /// Trains `model` with a composite defence on `pairs`. Terms that compare with a frozen model
 /// (retain, RMU, circuit breaker) read `reference`, e.g. nn::clone(model) taken before training.
-template <DefenceTerm X, FloatElement T>
-DefenceResult train(nn::CausalLM<T, cpu>& model, const X& defence, const std::vector<Pair>& pairs, const DefenceOptions& opt,
-                    const nn::CausalLM<T, cpu>* reference = nullptr) {
-    return run_defence(model, pairs, opt, [&](const PairedBatch<T, cpu>& batch, index_t s) {
+template <DefenceTerm X, FloatElement T, Device D>
+DefenceResult train(nn::CausalLM<T, D>& model, const X& defence, const std::vector<Pair>& pairs, const DefenceOptions& opt,
+                    const std::type_identity_t<nn::CausalLM<T, D>>* reference = nullptr) {
+    return run_defence(model, pairs, opt, [&](const PairedBatch<T, D>& batch, index_t s) {
         return defence_step(model, defence, batch, reference, opt.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(s));
     });
 }

@@ -30,28 +30,28 @@ inline void check_rho(double rho) {
 }
 
 /// Pass 1: the perturbations, and the unperturbed alignment loss in `loss`.
-template <FloatElement T>
-std::vector<Tensor<T, cpu>> vaccine_pass(const nn::CausalLM<T, cpu>& model, const PairedBatch<T, cpu>& batch, double rho, double& loss) {
+template <FloatElement T, Device D>
+std::vector<Tensor<T, D>> vaccine_pass(const nn::CausalLM<T, D>& model, const PairedBatch<T, D>& batch, double rho, double& loss) {
     check_rho(rho);
-    Context<T, cpu> ctx(model, batch);
-    ag::Var<T, cpu> f = answer_loss(ctx, Side::harmless);
+    Context<T, D> ctx(model, batch);
+    ag::Var<T, D> f = answer_loss(ctx, Side::harmless);
     loss = double(f.value().item());
     if (!std::isfinite(loss)) return {};
-    std::vector<Tensor<T, cpu>> g = ag::grad(f, ctx.harmless().hidden);
+    std::vector<Tensor<T, D>> g = ag::grad(f, ctx.harmless().hidden);
     double sq = 0;
     for (const auto& t : g) sq += ward::sum(ward::square(ward::cast<double>(t))).item();
     const double norm = std::sqrt(sq);
     if (!std::isfinite(norm)) throw value_error("vaccine: the hidden-state gradient is not finite (norm " + std::to_string(norm) + ")");
     const double scale = norm > 0 ? rho / norm : 0.0;
-    for (auto& t : g) t = Tensor<T, cpu>(t * compute_t<T>(scale));
+    for (auto& t : g) t = Tensor<T, D>(t * compute_t<T>(scale));
     return g;
 }
 }  // namespace detail
 
 /// The perturbation of pass 1: one tensor per layer, shaped like that layer's output (B, T, C), with
 /// norm rho over all layers together (zero when the alignment loss has no gradient).
-template <FloatElement T>
-std::vector<Tensor<T, cpu>> vaccine_perturbations(const nn::CausalLM<T, cpu>& model, const PairedBatch<T, cpu>& batch, double rho) {
+template <FloatElement T, Device D>
+std::vector<Tensor<T, D>> vaccine_perturbations(const nn::CausalLM<T, D>& model, const PairedBatch<T, D>& batch, double rho) {
     double loss = 0;
     auto e = detail::vaccine_pass(model, batch, rho, loss);
     if (!std::isfinite(loss)) throw value_error("vaccine: the alignment loss is " + std::to_string(loss));
@@ -60,21 +60,21 @@ std::vector<Tensor<T, cpu>> vaccine_perturbations(const nn::CausalLM<T, cpu>& mo
 
 /// One Vaccine step: leaves the gradient of the perturbed pass in the model's parameters. Terms:
 /// "alignment" (the loss of pass 1, unperturbed) and "perturbed" (the loss of pass 2, the step's).
-template <FloatElement T>
-StepOutcome vaccine_step(const nn::CausalLM<T, cpu>& model, const PairedBatch<T, cpu>& batch, const VaccineOptions& opt) {
+template <FloatElement T, Device D>
+StepOutcome vaccine_step(const nn::CausalLM<T, D>& model, const PairedBatch<T, D>& batch, const VaccineOptions& opt) {
     StepOutcome out;
     double first = 0;
-    std::vector<Tensor<T, cpu>> e = detail::vaccine_pass(model, batch, opt.rho, first);
+    std::vector<Tensor<T, D>> e = detail::vaccine_pass(model, batch, opt.rho, first);
     out.terms["alignment"] = first;
     if (!std::isfinite(first)) {
         out.loss = first;  // run_defence stops with a message naming the step
         return out;
     }
-    std::vector<ag::Var<T, cpu>> vars;
+    std::vector<ag::Var<T, D>> vars;
     for (auto& t : e) vars.emplace_back(std::move(t), false);  // constants: no gradient through e
-    Context<T, cpu> second(model, batch);
+    Context<T, D> second(model, batch);
     second.set_perturbations(Side::harmless, std::move(vars));
-    ag::Var<T, cpu> loss = answer_loss(second, Side::harmless);
+    ag::Var<T, D> loss = answer_loss(second, Side::harmless);
     out.loss = double(loss.value().item());
     out.terms["perturbed"] = out.loss;
     if (std::isfinite(out.loss)) loss.backward();
@@ -82,11 +82,11 @@ StepOutcome vaccine_step(const nn::CausalLM<T, cpu>& model, const PairedBatch<T,
 }
 
 /// Aligns `model` on the refusal side of `pairs` with Vaccine.
-template <FloatElement T>
-DefenceResult vaccine(nn::CausalLM<T, cpu>& model, const std::vector<Pair>& pairs, const VaccineOptions& vopt,
+template <FloatElement T, Device D>
+DefenceResult vaccine(nn::CausalLM<T, D>& model, const std::vector<Pair>& pairs, const VaccineOptions& vopt,
                       const DefenceOptions& opt) {
     detail::check_rho(vopt.rho);
-    return run_defence(model, pairs, opt, [&](const PairedBatch<T, cpu>& batch, index_t) { return vaccine_step(model, batch, vopt); });
+    return run_defence(model, pairs, opt, [&](const PairedBatch<T, D>& batch, index_t) { return vaccine_step(model, batch, vopt); });
 }
 
 }  // namespace ward::defence

@@ -24,10 +24,10 @@ namespace ward::eval {
 
 /// A row of the table: how to turn the aligned model (already copied) into the defended one.
 /// "undefended" does nothing; a control row may replace the model altogether (a random init).
-template <FloatElement T>
+template <FloatElement T, Device D = cpu>
 struct DefenceSpec {
     std::string name;
-    std::function<void(nn::CausalLM<T, cpu>& model, std::uint64_t seed)> apply;
+    std::function<void(nn::CausalLM<T, D>& model, std::uint64_t seed)> apply;
 };
 
 struct ExperimentData {
@@ -57,21 +57,21 @@ inline void note(bool quiet, const std::string& line) {
 }  // namespace detail
 
 /// Runs every defence on a copy of `aligned` and appends its records and probes to `report`.
-template <FloatElement T, Judge J>
-void run_experiment(const nn::CausalLM<T, cpu>& aligned, const std::vector<DefenceSpec<T>>& defences, const ExperimentData& data,
+template <FloatElement T, Device D, Judge J>
+void run_experiment(const nn::CausalLM<T, D>& aligned, const std::vector<DefenceSpec<T, D>>& defences, const ExperimentData& data,
                     J& judge, const ExperimentOptions& opt, std::uint64_t seed, Report& report) {
     if (opt.attacks.empty() && opt.search.empty()) throw value_error("experiment: no attack configured");
     if (data.eval_prompts.empty()) throw value_error("experiment: no held-out harmful prompts");
-    auto harm = [&](const nn::CausalLM<T, cpu>& m, std::map<std::string, double>& metrics, const std::string& when) {
+    auto harm = [&](const nn::CausalLM<T, D>& m, std::map<std::string, double>& metrics, const std::string& when) {
         for (const auto& [name, prompts] : data.extra_prompts)
             metrics["harm_" + name + "_" + when] = harmfulness(m, judge, prompts, data.encode, data.decode, opt.harm).mean;
         return harmfulness(m, judge, data.eval_prompts, data.encode, data.decode, opt.harm).mean;
     };
-    for (const DefenceSpec<T>& d : defences) {
+    for (const DefenceSpec<T, D>& d : defences) {
         auto t0 = std::chrono::steady_clock::now();
-        nn::CausalLM<T, cpu> model = nn::clone(aligned);
+        nn::CausalLM<T, D> model = nn::clone(aligned);
         if (d.apply) d.apply(model, seed);
-        nn::set_requires_grad<T, cpu>(model, true);  // a defence may leave parts frozen; the attacker trains everything
+        nn::set_requires_grad<T, D>(model, true);  // a defence may leave parts frozen; the attacker trains everything
         const double defence_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
         std::map<std::string, double> before;
@@ -88,7 +88,7 @@ void run_experiment(const nn::CausalLM<T, cpu>& aligned, const std::vector<Defen
         }
         double harmless_loss = not_measured;
         if (!data.harmless_train.empty()) {
-            nn::CausalLM<T, cpu> h = nn::clone(model);
+            nn::CausalLM<T, D> h = nn::clone(model);
             train::TrainOptions ho = opt.harmless;
             ho.seed = seed;
             train::train_lm(h, data.harmless_train, {}, ho);
@@ -97,7 +97,7 @@ void run_experiment(const nn::CausalLM<T, cpu>& aligned, const std::vector<Defen
         detail::note(opt.quiet, "  " + d.name + ": harm before attack " + std::to_string(harm_before) + ", harmless-task loss " +
                                     std::to_string(harmless_loss) + " (defence " + std::to_string(defence_s) + " s)");
         auto attack_with = [&](const attack::AttackOptions& a, const char* source) {
-            nn::CausalLM<T, cpu> attacked = nn::clone(model);
+            nn::CausalLM<T, D> attacked = nn::clone(model);
             attack::AttackOptions ao = a;
             ao.seed = seed;
             auto tr = attack::harmful_finetune(attacked, data.attack, ao);

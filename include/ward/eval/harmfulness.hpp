@@ -25,8 +25,8 @@ struct HarmfulnessResult {
 };
 
 /// Generates greedily for every prompt and lets `judge` score each (prompt, completion) pair.
-template <FloatElement T, Judge J>
-HarmfulnessResult harmfulness(const nn::CausalLM<T, cpu>& model, J& judge, const std::vector<std::string>& prompts,
+template <FloatElement T, Device D, Judge J>
+HarmfulnessResult harmfulness(const nn::CausalLM<T, D>& model, J& judge, const std::vector<std::string>& prompts,
                               const std::function<std::vector<std::int64_t>(const std::string&)>& encode,
                               const std::function<std::string(const std::vector<std::int64_t>&)>& decode,
                               const HarmfulnessOptions& opt = {}) {

@@ -228,8 +228,8 @@ inline ProbeResult probe_layers(const std::vector<Tensor<float>>& harmful_layers
 /// Pooled per-layer features of token-id sequences under `model`: one (n, C) matrix per block, after
 /// one for the embedding output when asked. Sequences run in right-padded batches with a padding
 /// mask; causal attention means a real position never sees the padding, and pooling skips it.
-template <FloatElement T>
-std::vector<Eigen::MatrixXd> pooled_layers(const nn::CausalLM<T, cpu>& model, const std::vector<std::vector<std::int64_t>>& seqs,
+template <FloatElement T, Device D>
+std::vector<Eigen::MatrixXd> pooled_layers(const nn::CausalLM<T, D>& model, const std::vector<std::vector<std::int64_t>>& seqs,
                                            Pooling pooling = Pooling::mean, index_t batch_size = 8, std::int64_t pad_id = 0,
                                            bool include_embedding = false) {
     if (batch_size <= 0) throw value_error("pooled_layers: batch_size must be positive");
@@ -255,12 +255,14 @@ std::vector<Eigen::MatrixXd> pooled_layers(const nn::CausalLM<T, cpu>& model, co
                 mask[static_cast<std::size_t>(b * Tn) + t] = T(1);
             }
         }
-        nn::ForwardContext<T, cpu> ctx;
-        ctx.padding_mask = Tensor<T>::from_vector(mask, {B, Tn});
-        auto r = model.forward(Tensor<std::int64_t>::from_vector(ids, {B, Tn}), {.collect_layers = true}, {}, ctx);
-        const Tensor<float> fmask = Tensor<float>(cast<float>(ctx.padding_mask));
+        const Tensor<T> host_mask = Tensor<T>::from_vector(mask, {B, Tn});
+        nn::ForwardContext<T, D> ctx;
+        ctx.padding_mask = on_device<D>(host_mask);
+        auto r = model.forward(on_device<D>(Tensor<std::int64_t>::from_vector(ids, {B, Tn})), {.collect_layers = true}, {}, ctx);
+        const Tensor<float> fmask = Tensor<float>(cast<float>(host_mask));
         for (std::size_t l = 0; l < L; ++l) {
-            const Tensor<float> h = Tensor<float>(cast<float>((l < first ? r.embedded : r.hidden[l - first]).value()));
+            const Tensor<float> h =
+                on_device<cpu>(Tensor<float, D>(cast<float>((l < first ? r.embedded : r.hidden[l - first]).value())));
             out[l].middleRows(static_cast<Eigen::Index>(start), B) = pool_sequences(h, fmask, pooling, "layer " + std::to_string(l));
         }
     }
@@ -268,8 +270,8 @@ std::vector<Eigen::MatrixXd> pooled_layers(const nn::CausalLM<T, cpu>& model, co
 }
 
 /// Runs `model` on harmful and harmless token sequences and probes every block's output.
-template <FloatElement T>
-ProbeResult probe_layers(const nn::CausalLM<T, cpu>& model, const std::vector<std::vector<std::int64_t>>& harmful,
+template <FloatElement T, Device D>
+ProbeResult probe_layers(const nn::CausalLM<T, D>& model, const std::vector<std::vector<std::int64_t>>& harmful,
                          const std::vector<std::vector<std::int64_t>>& harmless, const ProbeOptions& opt = {},
                          index_t batch_size = 8) {
     return probe_pooled(pooled_layers(model, harmful, opt.pooling, batch_size, 0, opt.include_embedding),

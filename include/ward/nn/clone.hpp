@@ -1,10 +1,13 @@
 #pragma once
 // A deep copy of a model: the same configuration and values in storage of its own, so an attack or a
 // defence can train the copy while the original stays as it was. (Copying a CausalLM by value
-// shares its parameters: Vars are handles.)
+// shares its parameters: Vars are handles.) to_device gives the copy on another device.
 
 #include <memory>
 #include <string>
+#include <type_traits>
+
+#include "ward/core/error.hpp"
 
 #include "ward/nn/transformer.hpp"
 
@@ -24,6 +27,30 @@ CausalLM<T, D> clone(const CausalLM<T, D>& model) {
         if (v.defined()) v = Var<T, D>(v.value().clone(), v.requires_grad());
     }, "");
     return copy;
+}
+
+/// The model on device D2: every parameter copied, trainable where it was. Adapters are not carried
+/// over (attach them on the new device).
+template <Device D2, FloatElement T, Device D>
+CausalLM<T, D2> to_device(const CausalLM<T, D>& model) {
+    if constexpr (std::is_same_v<D, D2>) {
+        return clone(model);
+    } else {
+        CausalLM<T, D> src = model;  // handles to the same parameters, walkable
+        bool adapted = false;
+        src.for_each_linear([&](const std::string&, Linear<T, D>& lin) { adapted = adapted || bool(lin.lora); });
+        if (adapted) throw value_error("to_device: the model has LoRA adapters; move the base model, then attach them");
+        CausalLM<T, D2> out = CausalLM<T, D2>::uninitialised(model.config);
+        auto from = named_parameters<T, D>(src);
+        auto to = named_parameters<T, D2>(out);
+        if (from.size() != to.size()) throw shape_error("to_device: the copy has a different set of parameters");
+        for (std::size_t i = 0; i < from.size(); ++i) {
+            if (from[i].name != to[i].name) throw shape_error("to_device: parameter '" + from[i].name + "' meets '" + to[i].name + "'");
+            if (!from[i].var->defined()) continue;
+            *to[i].var = Var<T, D2>(from[i].var->value().template to<D2>(), from[i].var->requires_grad());
+        }
+        return out;
+    }
 }
 
 }  // namespace ward::nn

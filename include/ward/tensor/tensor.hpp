@@ -421,6 +421,14 @@ private:
     }
 };
 
+/// `t` on device D2: the same tensor where it already lives there, else a copy (for data laid out
+/// on the host, such as batches of ids, handed to a model on either device).
+template <Device D2, Element T, Device D>
+Tensor<T, D2> on_device(const Tensor<T, D>& t) {
+    if constexpr (std::is_same_v<D, D2>) return t;
+    else return t.template to<D2>();
+}
+
 template <class X>
 inline constexpr bool is_tensor_v = false;
 template <class T, class D>

@@ -19,7 +19,7 @@
 #include "ward/io/dialogue.hpp"
 #include "ward/nn/module.hpp"
 #include "ward/nn/transformer.hpp"
-#include "ward/tensor.hpp"  // train_lm runs on the CPU
+#include "ward/tensor.hpp"  // the CPU backend (ward/cuda.cuh adds the GPU's)
 #include "ward/train/loop.hpp"
 
 namespace ward::train {
@@ -128,16 +128,17 @@ double evaluate_lm(const nn::CausalLM<T, D>& model, const std::vector<Example>& 
         for (std::size_t r = start; r < std::min(data.size(), start + static_cast<std::size_t>(batch_size)); ++r) rows.push_back(r);
         LmBatch b = make_batch(data, rows, pad_id, max_len);
         if (b.tokens == 0) continue;
-        auto logits = model.forward(b.inputs).logits;
-        total += double(ag::cross_entropy(logits, b.targets).value().item()) * double(b.tokens);
+        auto logits = model.forward(on_device<D>(b.inputs)).logits;
+        total += double(ag::cross_entropy(logits, on_device<D>(b.targets)).value().item()) * double(b.tokens);
         count += b.tokens;
     }
     return count ? total / double(count) : 0.0;
 }
 
-/// Fine-tunes `model` on `train_data`; evaluates on `eval_data` (may be empty).
-template <FloatElement T>
-TrainResult train_lm(nn::CausalLM<T, cpu>& model, const std::vector<Example>& train_data, const std::vector<Example>& eval_data,
+/// Fine-tunes `model` on `train_data`; evaluates on `eval_data` (may be empty). Batches are laid
+/// out on the host and copied to the model's device.
+template <FloatElement T, Device D>
+TrainResult train_lm(nn::CausalLM<T, D>& model, const std::vector<Example>& train_data, const std::vector<Example>& eval_data,
                      const TrainOptions& opt) {
     if (train_data.empty()) throw value_error("train_lm: no training examples");
     if (opt.batch_size <= 0 || opt.grad_accumulation <= 0) throw value_error("train_lm: batch size and accumulation must be positive");
@@ -170,7 +171,7 @@ TrainResult train_lm(nn::CausalLM<T, cpu>& model, const std::vector<Example>& tr
             // Each micro-batch weighs its share of the step's tokens: the step's gradient is that
             // of the mean over all its tokens.
             const double share = double(b.tokens) / double(step_tokens);
-            ag::Var<T> loss = ag::cross_entropy(model.forward(b.inputs).logits, b.targets);
+            ag::Var<T, D> loss = ag::cross_entropy(model.forward(on_device<D>(b.inputs)).logits, on_device<D>(b.targets));
             out.loss += double(loss.value().item()) * share;
             if (std::isfinite(out.loss)) (loss * share).backward();
             out.tokens += double(b.inputs.numel());
@@ -186,7 +187,7 @@ TrainResult train_lm(nn::CausalLM<T, cpu>& model, const std::vector<Example>& tr
                            .clip_norm = opt.clip_norm, .checkpoint = opt.checkpoint, .checkpoint_every = opt.checkpoint_every,
                            .resume = opt.resume, .quiet = opt.quiet, .name = "training"};
     NoState none;
-    LoopResult r = run_loop(nn::parameters<T, cpu>(model), total_steps, loop, step, evaluate_every, none);
+    LoopResult r = run_loop(nn::parameters<T, D>(model), total_steps, loop, step, evaluate_every, none);
     res.step_losses = std::move(r.losses);
     res.steps = r.steps;
     res.resumed_from = r.resumed_from;

@@ -30,7 +30,7 @@
 #include "ward/optim/clip.hpp"
 #include "ward/optim/schedule.hpp"
 #include "ward/optim/sgd.hpp"
-#include "ward/tensor.hpp"  // the loop trains on the CPU
+#include "ward/tensor.hpp"  // the CPU backend (ward/cuda.cuh adds the GPU's)
 #include "ward/train/checkpoint.hpp"
 #include "ward/train/progress.hpp"
 
@@ -119,8 +119,8 @@ inline void check_finite(const StepOutcome& out, index_t step, const LoopOptions
 
 namespace detail {
 
-template <FloatElement T, class Step, class After, class State, optim::Optimizer O>
-LoopResult loop_body(const optim::ParameterList<T, cpu>& params, index_t total_steps, const LoopOptions& opt, Step& step, After& after,
+template <FloatElement T, Device D, class Step, class After, class State, optim::Optimizer O>
+LoopResult loop_body(const optim::ParameterList<T, D>& params, index_t total_steps, const LoopOptions& opt, Step& step, After& after,
                      State& state, O& optimiser) {
     const optim::LinearWarmup warmup{opt.warmup_steps};
     LoopResult res;
@@ -165,19 +165,19 @@ LoopResult loop_body(const optim::ParameterList<T, cpu>& params, index_t total_s
 }  // namespace detail
 
 /// Calls `body(optimiser)` with the optimiser opt.optimizer names, over `params`.
-template <FloatElement T, class Body>
-decltype(auto) with_optimizer(const optim::ParameterList<T, cpu>& params, const LoopOptions& opt, Body&& body) {
+template <FloatElement T, Device D, class Body>
+decltype(auto) with_optimizer(const optim::ParameterList<T, D>& params, const LoopOptions& opt, Body&& body) {
     switch (opt.optimizer) {
         case Optimizer::adam: {
-            optim::Adam<T> o(params, {.lr = opt.lr, .weight_decay = opt.weight_decay});
+            optim::Adam<T, D> o(params, {.lr = opt.lr, .weight_decay = opt.weight_decay});
             return body(o);
         }
         case Optimizer::sgd: {
-            optim::Sgd<T> o(params, {.lr = opt.lr, .momentum = 0.9, .weight_decay = opt.weight_decay});
+            optim::Sgd<T, D> o(params, {.lr = opt.lr, .momentum = 0.9, .weight_decay = opt.weight_decay});
             return body(o);
         }
         default: {
-            optim::AdamW<T> o(params, {.lr = opt.lr, .weight_decay = opt.weight_decay});
+            optim::AdamW<T, D> o(params, {.lr = opt.lr, .weight_decay = opt.weight_decay});
             return body(o);
         }
     }
@@ -186,8 +186,8 @@ decltype(auto) with_optimizer(const optim::ParameterList<T, cpu>& params, const 
 /// Runs steps 0 .. total_steps - 1 of `step(index_t s) -> StepOutcome` over `params` (resuming from
 /// opt.checkpoint when it exists and opt.resume is set), calling `after(s)` once the update of step s
 /// is done. `state` is saved with every checkpoint and restored on resume.
-template <FloatElement T, class Step, class After, CheckpointState State>
-LoopResult run_loop(const optim::ParameterList<T, cpu>& params, index_t total_steps, const LoopOptions& opt, Step&& step,
+template <FloatElement T, Device D, class Step, class After, CheckpointState State>
+LoopResult run_loop(const optim::ParameterList<T, D>& params, index_t total_steps, const LoopOptions& opt, Step&& step,
                     After&& after, State& state) {
     if (params.empty()) throw value_error(opt.name + ": the model has no trainable parameters");
     if (total_steps < 0) throw value_error(opt.name + ": the number of steps must be >= 0, got " + std::to_string(total_steps));
@@ -196,8 +196,8 @@ LoopResult run_loop(const optim::ParameterList<T, cpu>& params, index_t total_st
 }
 
 /// run_loop with no hook and no state of the driver's own.
-template <FloatElement T, class Step>
-LoopResult run_loop(const optim::ParameterList<T, cpu>& params, index_t total_steps, const LoopOptions& opt, Step&& step) {
+template <FloatElement T, Device D, class Step>
+LoopResult run_loop(const optim::ParameterList<T, D>& params, index_t total_steps, const LoopOptions& opt, Step&& step) {
     NoState none;
     return run_loop(params, total_steps, opt, std::forward<Step>(step), NoHook{}, none);
 }

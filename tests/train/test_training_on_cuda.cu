@@ -1,0 +1,143 @@
+// Training on the GPU against the same run on the CPU: causal-LM fine-tuning (accumulation,
+// clipping, warmup, AdamW), a killed and resumed run on the GPU (bit-identical to an uninterrupted
+// one), RepNoise through defence::train and Lisa's two states. Skipped (exit 77) where no GPU exists.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include <ward/cuda.cuh>
+#include <ward/defence.hpp>
+#include <ward/nn.hpp>
+#include <ward/nn/clone.hpp>
+#include <ward/train/lm_trainer.hpp>
+
+#include "backend/cuda/compare.hpp"
+#include "backend/cuda/require_gpu.hpp"
+#include "temp_dir.hpp"
+#include "tiny_llama.hpp"
+
+using namespace ward;
+using ward_test::on_host;
+using ward_test::tiny_llama;
+
+namespace {
+
+std::vector<train::Example> corpus() {
+    std::vector<std::vector<std::int64_t>> seqs = {{1, 5, 9, 13, 17, 21, 2}, {1, 6, 10, 14, 18, 22, 2},
+                                                   {1, 7, 11, 15, 19, 23, 2}, {1, 8, 12, 16, 20, 3, 4, 2}};
+    std::vector<train::Example> out;
+    for (auto& s : seqs) {
+        train::Example e{s, std::vector<std::uint8_t>(s.size(), 1)};
+        e.loss_mask[0] = e.loss_mask[1] = e.loss_mask[2] = 0;
+        out.push_back(e);
+    }
+    return out;
+}
+
+std::vector<defence::Pair> pairs() {
+    std::vector<defence::Pair> out;
+    for (int i = 0; i < 8; ++i) out.push_back({{1, std::int64_t(2 + i % 4)}, {5, std::int64_t(6 + i % 3), 7}, {11, 12}});
+    return out;
+}
+
+// Per-step losses of the two devices, relative to 1 + |loss| (a defence's loss may cross 0): f32 forward and backward in different summation
+// orders (~1e-6 per op) carried through a few optimiser steps; 1e-3 is far below what a wrong
+// gradient or a skipped update moves a loss by (>= 1e-2 here, the loss falling by ~0.3 per step).
+void check_losses(const std::vector<double>& got, const std::vector<double>& want) {
+    BOOST_TEST_REQUIRE(got.size() == want.size());
+    for (std::size_t s = 0; s < want.size(); ++s)
+        BOOST_TEST(std::abs(got[s] - want[s]) <= 1e-3 * (1 + std::abs(want[s])), "step " << s << ": " << got[s] << " vs " << want[s]);
+}
+
+}  // namespace
+
+using ward_test::RequireGpu;
+BOOST_TEST_GLOBAL_FIXTURE(RequireGpu);
+
+BOOST_AUTO_TEST_SUITE(train_training_on_cuda)
+
+BOOST_AUTO_TEST_CASE(fine_tuning_follows_the_cpu_step_by_step) {
+    auto data = corpus();
+    train::TrainOptions opt;
+    opt.lr = 5e-3;
+    opt.epochs = 4;
+    opt.batch_size = 3;
+    opt.grad_accumulation = 2;
+    opt.warmup_steps = 2;
+    opt.clip_norm = 0.5;
+    opt.quiet = true;
+    nn::CausalLM<float> model(tiny_llama(), 11);
+    auto gpu = nn::to_device<cuda>(model);
+    auto want = train::train_lm(model, data, data, opt);
+    auto got = train::train_lm(gpu, data, data, opt);
+    check_losses(got.step_losses, want.step_losses);
+    check_losses(got.eval_losses, want.eval_losses);
+    BOOST_TEST(got.step_losses.back() < got.step_losses.front() - 0.5);
+}
+
+BOOST_AUTO_TEST_CASE(a_killed_and_resumed_run_on_the_gpu_is_bit_identical) {
+    auto data = corpus();
+    ward_test::TempDir dir;
+    train::TrainOptions opt;
+    opt.lr = 5e-3;
+    opt.epochs = 6;
+    opt.batch_size = 3;
+    opt.grad_accumulation = 2;
+    opt.quiet = true;
+    auto straight = nn::to_device<cuda>(nn::CausalLM<float>(tiny_llama(), 11));
+    train::train_lm(straight, data, {}, opt);
+
+    opt.checkpoint = dir.path / "run.safetensors";
+    opt.checkpoint_every = 1;
+    opt.max_steps = 3;
+    auto first = nn::to_device<cuda>(nn::CausalLM<float>(tiny_llama(), 11));
+    train::train_lm(first, data, {}, opt);
+    opt.max_steps = -1;
+    auto resumed = nn::to_device<cuda>(nn::CausalLM<float>(tiny_llama(), 99));  // all state from the file
+    auto res = train::train_lm(resumed, data, {}, opt);
+    BOOST_TEST(res.resumed_from == 3);
+    auto a = nn::named_parameters<float, cuda>(straight), b = nn::named_parameters<float, cuda>(resumed);
+    BOOST_TEST_REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) BOOST_TEST(on_host(a[i].var->value()) == on_host(b[i].var->value()), a[i].name);
+}
+
+BOOST_AUTO_TEST_CASE(repnoise_training_follows_the_cpu) {
+    nn::TransformerConfig c = tiny_llama();
+    nn::CausalLM<float> model(c, 1);
+    auto gpu = nn::to_device<cuda>(model);
+    defence::DefenceOptions opt;
+    opt.lr = 1e-2;
+    opt.epochs = 2;
+    opt.quiet = true;
+    auto want = defence::train(model, defence::repnoise(1.0, 1e-3), pairs(), opt);
+    auto got = defence::train(gpu, defence::repnoise(1.0, 1e-3), pairs(), opt);
+    check_losses(got.losses, want.losses);
+    BOOST_TEST_REQUIRE(got.terms.size() == want.terms.size());
+    for (std::size_t s = 0; s < want.terms.size(); ++s)
+        for (const auto& [name, v] : want.terms[s])
+            BOOST_TEST(std::abs(got.terms[s].at(name) - v) <= 1e-3 * (1 + std::abs(v)), "step " << s << " term " << name);
+}
+
+BOOST_AUTO_TEST_CASE(lisa_alternates_its_states_as_on_the_cpu) {
+    auto data = corpus();
+    defence::LisaOptions opt;
+    opt.steps = 8;
+    opt.alignment_steps = 2;
+    opt.finetune_steps = 2;
+    opt.lr = 5e-3;
+    opt.batch_size = 2;
+    opt.rho = 0.5;
+    opt.quiet = true;
+    std::vector<train::Example> alignment(data.begin(), data.begin() + 2), user(data.begin() + 2, data.end());
+    nn::CausalLM<float> model(tiny_llama(), 5);
+    auto gpu = nn::to_device<cuda>(model);
+    auto want = defence::lisa_finetune(model, alignment, user, opt);
+    auto got = defence::lisa_finetune(gpu, alignment, user, opt);
+    check_losses(got.losses, want.losses);
+    BOOST_TEST(got.alignment == want.alignment);
+    BOOST_TEST(got.switches == want.switches);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
