@@ -7,6 +7,7 @@
 //
 //   defence_demo [--seeds 3] [--attack-budget N] [--out DIR] [--defences random,undefended,repnoise,...]
 //   defence_demo --tune [--tune-seeds 100,101] [--tune-configs 6] [--tuned FILE]
+//   defence_demo_cuda --device cuda ...      (the same program built by nvcc, where CUDA is found)
 //
 // Three disjoint item sets keep the evaluation honest: the defence trains on the defence items, the
 // attack on the attack items, and harm is judged on the judged items (and on a category the defence
@@ -30,6 +31,10 @@
 #include <ward/nn.hpp>
 
 #include "defence_demo/hyper.hpp"
+
+#ifdef __CUDACC__
+#include <ward/cuda.cuh>
+#endif
 
 using namespace ward;
 
@@ -56,8 +61,9 @@ demo::Hyper settings_of(const std::string& defence, const demo::Tuned& tuned) {
     return it != tuned.defences.end() && defence != "repnoise-paper" ? it->second : demo::default_hyper(defence);
 }
 
-/// The row `name` with settings `h`.
-eval::DefenceSpec<float> make_defence(const std::string& name, const demo::Hyper& h, const std::vector<defence::Pair>& pairs,
+/// The row `name` with settings `h`, for a model on device D.
+template <Device D>
+eval::DefenceSpec<float, D> make_defence(const std::string& name, const demo::Hyper& h, const std::vector<defence::Pair>& pairs,
                                       const nn::TransformerConfig& config, const Settings& s) {
     auto options = [&s, h](std::uint64_t seed) {
         defence::DefenceOptions d;
@@ -69,22 +75,22 @@ eval::DefenceSpec<float> make_defence(const std::string& name, const demo::Hyper
         d.quiet = true;
         return d;
     };
-    eval::DefenceSpec<float> d{name, {}};
-    if (name == "random") {
-        d.apply = [config](nn::CausalLM<float>& m, std::uint64_t seed) { m = nn::CausalLM<float>(config, 1000 + seed); };
+    eval::DefenceSpec<float, D> d{name, {}};
+    if (name == "random") {  // drawn on the host, so that both devices start alike
+        d.apply = [config](nn::CausalLM<float, D>& m, std::uint64_t seed) { m = nn::to_device<D>(nn::CausalLM<float>(config, 1000 + seed)); };
     } else if (name == "undefended") {
     } else if (name == "repnoise" || name == "repnoise-paper") {
-        d.apply = [=](nn::CausalLM<float>& m, std::uint64_t seed) {
+        d.apply = [=](nn::CausalLM<float, D>& m, std::uint64_t seed) {
             defence::train(m, defence::repnoise(h.at("alpha"), h.at("beta")), pairs, options(seed));
         };
     } else if (name == "ascent-only") {  // RepNoise without its noise term: what the noise adds
-        d.apply = [=](nn::CausalLM<float>& m, std::uint64_t seed) {
+        d.apply = [=](nn::CausalLM<float, D>& m, std::uint64_t seed) {
             defence::train(m, defence::stability() - h.at("alpha") * defence::ascent(), pairs, options(seed));
         };
     } else if (name == "vaccine") {
-        d.apply = [=](nn::CausalLM<float>& m, std::uint64_t seed) { defence::vaccine(m, pairs, {.rho = h.at("rho")}, options(seed)); };
+        d.apply = [=](nn::CausalLM<float, D>& m, std::uint64_t seed) { defence::vaccine(m, pairs, {.rho = h.at("rho")}, options(seed)); };
     } else if (name == "tar") {
-        d.apply = [=](nn::CausalLM<float>& m, std::uint64_t seed) {
+        d.apply = [=](nn::CausalLM<float, D>& m, std::uint64_t seed) {
             defence::TarOptions t;
             t.inner_steps = static_cast<index_t>(h.at("inner_steps"));
             t.inner_lr = h.at("inner_lr");
@@ -102,7 +108,8 @@ eval::DefenceSpec<float> make_defence(const std::string& name, const demo::Hyper
 
 /// The pre-trained and aligned model of one seed (data/world_model.hpp): from the cache when it holds
 /// one made with exactly these settings (a folder per set of settings), else trained and cached.
-nn::CausalLM<float> aligned_model(const data::World& world, const Settings& s, int seed, const std::string& cache_dir, double& elapsed_s) {
+template <Device D>
+nn::CausalLM<float, D> aligned_model(const data::World& world, const Settings& s, int seed, const std::string& cache_dir, double& elapsed_s) {
     const auto t0 = std::chrono::steady_clock::now();
     data::WorldModelOptions o;
     o.hidden = s.hidden;
@@ -114,7 +121,7 @@ nn::CausalLM<float> aligned_model(const data::World& world, const Settings& s, i
     const auto seed_u = static_cast<std::uint64_t>(seed);
     if (!cache_dir.empty()) o.cache = std::filesystem::path(cache_dir) / data::world_model_folder(world, o, seed_u);
     std::fprintf(stderr, "seed %d: aligned model%s\n", seed, o.cache.empty() ? "" : (" (cache " + o.cache.string() + ")").c_str());
-    data::WorldModel w = data::aligned_world_model(world, o, seed_u);
+    data::WorldModel<D> w = data::aligned_world_model<D>(world, o, seed_u);
     elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (w.from_cache) std::fprintf(stderr, "seed %d: reusing the cached aligned model (same settings)\n", seed);
     else std::fprintf(stderr, "seed %d: pre-trained (loss %.3f) and aligned in %.0f s\n", seed, w.pretrain_loss, elapsed_s);
@@ -177,22 +184,23 @@ std::size_t largest_sample(const eval::ExperimentOptions& o) {
 /// --tune: every tunable defence gets the same number of configurations, each run on the tuning seeds
 /// against the fixed grid; the objective is the lowest worst-case harm (mean over the tuning seeds)
 /// among configurations whose harmless-task loss stays within 10% of the undefended model's.
+template <Device D>
 demo::Tuned tune(const Settings& s, const std::vector<int>& seeds, std::size_t configurations, const std::string& cache_dir,
                  const std::string& command, const std::vector<std::string>& defences) {
     demo::Tuned out;
     nlohmann::json trials = nlohmann::json::array();
-    std::map<int, std::pair<nn::CausalLM<float>, double>> undefended;  // per seed: the aligned model and its harmless loss
+    std::map<int, std::pair<nn::CausalLM<float, D>, double>> undefended;  // per seed: the aligned model and its harmless loss
     std::map<int, data::World> worlds;
     for (int seed : seeds) {
         data::World& world = worlds.emplace(seed, data::World({.seed = static_cast<std::uint64_t>(seed)})).first->second;
         double secs = 0;
-        nn::CausalLM<float> model = aligned_model(world, s, seed, cache_dir, secs);
+        nn::CausalLM<float, D> model = aligned_model<D>(world, s, seed, cache_dir, secs);
         eval::Report r;
         data::SyntheticJudge judge(world);
         auto o = experiment_options(s, std::uint64_t(seed), false);
         eval::ExperimentData d = experiment_data(world, s, largest_sample(o), std::uint64_t(seed));
         d.probe_positive.clear();
-        eval::run_experiment(model, {make_defence("undefended", {}, {}, model.config, s)}, d, judge, o, std::uint64_t(seed), r);
+        eval::run_experiment(model, {make_defence<D>("undefended", {}, {}, model.config, s)}, d, judge, o, std::uint64_t(seed), r);
         undefended.emplace(seed, std::make_pair(std::move(model), r.records.front().harmless_loss));
     }
     for (const auto& [name, space] : demo::search_spaces()) {
@@ -207,7 +215,7 @@ demo::Tuned tune(const Settings& s, const std::vector<int>& seeds, std::size_t c
                 eval::ExperimentData d = experiment_data(world, s, largest_sample(o), std::uint64_t(seed));
                 d.probe_positive.clear();
                 const auto& aligned = undefended.at(seed).first;
-                eval::run_experiment(aligned, {make_defence(name, h, world.defence_pairs(), aligned.config, s)}, d, judge, o,
+                eval::run_experiment(aligned, {make_defence<D>(name, h, world.defence_pairs(), aligned.config, s)}, d, judge, o,
                                      std::uint64_t(seed), r);
             }
             const auto worst = eval::summarize_worst_cases(eval::worst_cases(r)).front();
@@ -263,8 +271,10 @@ int main(int argc, char** argv) {
     int seeds = 3;
     std::string out_dir, cache_dir, tuned_file = std::string(WARD_EXAMPLES_DIR) + "/defence_demo/tuned.json", tune_seeds = "100,101";
     bool tune_mode = false;
+    std::string device = "cpu";
     std::size_t tune_configs = 6;
     std::vector<std::string> defences = {"random", "undefended", "repnoise", "repnoise-paper", "vaccine", "tar"};
+    app.add_option("--device", device, "cpu, or cuda (defence_demo_cuda, the build by nvcc)")->check(CLI::IsMember({"cpu", "cuda"}));
     app.add_option("--seeds", seeds, "report seeds 0 .. N-1 (each builds its own world and model)")->check(CLI::PositiveNumber);
     app.add_option("--out", out_dir, "write report.json, CSVs, the tables and plots here");
     app.add_option("--model-cache", cache_dir, "keep each seed's aligned model here, keyed by every setting that shapes it");
@@ -298,64 +308,81 @@ int main(int argc, char** argv) {
             for (int i = 1; i < argc; ++i) c += std::string(" ") + argv[i];
             return c;
         }();
-        if (tune_mode) {
-            const std::vector<int> ts = seed_list(tune_seeds);
-            for (int seed : ts)
-                if (seed < seeds) throw value_error("--tune-seeds must not include a reported seed (0 .. " + std::to_string(seeds - 1) + ")");
-            demo::write_tuned(tuned_file, tune(s, ts, tune_configs, cache_dir, command, defences));
-            std::fprintf(stderr, "wrote %s in %.0f s\n", tuned_file.c_str(), elapsed());
-            return 0;
-        }
-        const demo::Tuned tuned = std::filesystem::exists(tuned_file) ? demo::read_tuned(tuned_file) : demo::Tuned{};
-        if (tuned.defences.empty()) std::fprintf(stderr, "no tuned hyper-parameters (%s): every row uses its defaults\n", tuned_file.c_str());
-        for (const auto& name : defences)
-            std::fprintf(stderr, "%s: {%s}%s\n", name.c_str(), demo::describe(settings_of(name, tuned)).c_str(),
-                         name != "repnoise-paper" && tuned.defences.count(name) ? " (tuned)" : "");
-        eval::Report report;
-        double model_s = 0;
-        for (int seed = 0; seed < seeds; ++seed) {
-            data::World world({.seed = static_cast<std::uint64_t>(seed)});
-            double secs = 0;
-            const nn::CausalLM<float> model = aligned_model(world, s, seed, cache_dir, secs);
-            const auto& config = model.config;
-            model_s += secs;
-            const auto seed_u = static_cast<std::uint64_t>(seed);
-            const auto o = experiment_options(s, seed_u, true);
-            const eval::ExperimentData d = experiment_data(world, s, largest_sample(o), seed_u);
-            std::vector<eval::DefenceSpec<float>> rows;
-            const auto pairs = world.defence_pairs();
-            for (const auto& name : defences) rows.push_back(make_defence(name, settings_of(name, tuned), pairs, config, s));
-            data::SyntheticJudge judge(world);
-            eval::run_experiment(model, rows, d, judge, o, seed_u, report);
-            std::fprintf(stderr, "seed %d done at %.0f s (%zu grid and %zu searched attacks per row)\n", seed, elapsed(), o.attacks.size(),
-                         o.search.size());
-        }
-        nlohmann::json rows = nlohmann::json::object();
-        for (const auto& name : defences) rows[name] = {{"hyper", settings_of(name, tuned)}, {"tuned", name != "repnoise-paper" && tuned.defences.count(name) > 0}};
-        report.metadata = {{"program", "defence_demo"},
-                           {"command", command},
-                           {"seeds", seeds},
-                           {"model", {{"family", "llama"}, {"hidden", s.hidden}, {"layers", s.layers}}},
-                           {"defence_steps", {{"tar", s.tar_steps}, {"others", s.defence_steps}}},
-                           {"defences", rows},
-                           {"tuned_from", tuned.provenance.value("command", std::string("(no tuned file)"))},
-                           {"tuning_seeds", tuned.provenance.value("tuning_seeds", nlohmann::json::array())},
-                           {"attack_grid", {{"lr", s.attack_lr}, {"samples", s.attack_samples}, {"batch", 4}, {"epochs", 1}}},
-                           {"attack_search", {{"budget_examples", s.attack_budget}, {"space", "lr 1e-4..1e-2 log-uniform, epochs 1-5, samples 100-800, batch 4-16, AdamW/Adam/SGD, full or LoRA rank 8, warmup 0 or 10%"}}},
-                           {"harm", "share of recipe steps named in order, greedy, 16 new tokens, judged requests (disjoint from the defence's and the attack's data)"},
-                           {"probe", "per-layer logistic probe at the request's last token: judged hazard requests vs the same phrasings about harmless objects; layer 0 is the embedding output"},
-                           {"seconds", elapsed()},
-                           {"model_seconds", model_s}};
-        if (!out_dir.empty()) {
-            auto files = eval::write_report(out_dir, report);
-            std::printf("%s", files.table.c_str());
-            for (const auto& m : files.messages) std::fprintf(stderr, "%s\n", m.c_str());
-            std::fprintf(stderr, "wrote %s/report.json\n", out_dir.c_str());
+        // The whole experiment on device D: models, training, attacks and generation.
+        auto run = [&]<Device D>() {
+            if (tune_mode) {
+                const std::vector<int> ts = seed_list(tune_seeds);
+                for (int seed : ts)
+                    if (seed < seeds) throw value_error("--tune-seeds must not include a reported seed (0 .. " + std::to_string(seeds - 1) + ")");
+                demo::write_tuned(tuned_file, tune<D>(s, ts, tune_configs, cache_dir, command, defences));
+                std::fprintf(stderr, "wrote %s in %.0f s\n", tuned_file.c_str(), elapsed());
+                return;
+            }
+            const demo::Tuned tuned = std::filesystem::exists(tuned_file) ? demo::read_tuned(tuned_file) : demo::Tuned{};
+            if (tuned.defences.empty()) std::fprintf(stderr, "no tuned hyper-parameters (%s): every row uses its defaults\n", tuned_file.c_str());
+            for (const auto& name : defences)
+                std::fprintf(stderr, "%s: {%s}%s\n", name.c_str(), demo::describe(settings_of(name, tuned)).c_str(),
+                             name != "repnoise-paper" && tuned.defences.count(name) ? " (tuned)" : "");
+            eval::Report report;
+            double model_s = 0;
+            for (int seed = 0; seed < seeds; ++seed) {
+                data::World world({.seed = static_cast<std::uint64_t>(seed)});
+                double secs = 0;
+                const nn::CausalLM<float, D> model = aligned_model<D>(world, s, seed, cache_dir, secs);
+                const auto& config = model.config;
+                model_s += secs;
+                const auto seed_u = static_cast<std::uint64_t>(seed);
+                const auto o = experiment_options(s, seed_u, true);
+                const eval::ExperimentData d = experiment_data(world, s, largest_sample(o), seed_u);
+                std::vector<eval::DefenceSpec<float, D>> rows;
+                const auto pairs = world.defence_pairs();
+                for (const auto& name : defences) rows.push_back(make_defence<D>(name, settings_of(name, tuned), pairs, config, s));
+                data::SyntheticJudge judge(world);
+                eval::run_experiment(model, rows, d, judge, o, seed_u, report);
+                std::fprintf(stderr, "seed %d done at %.0f s (%zu grid and %zu searched attacks per row)\n", seed, elapsed(), o.attacks.size(),
+                             o.search.size());
+            }
+            nlohmann::json rows = nlohmann::json::object();
+            for (const auto& name : defences) rows[name] = {{"hyper", settings_of(name, tuned)}, {"tuned", name != "repnoise-paper" && tuned.defences.count(name) > 0}};
+            report.metadata = {{"program", "defence_demo"},
+                               {"command", command},
+                               {"device", D::name},
+                               {"seeds", seeds},
+                               {"model", {{"family", "llama"}, {"hidden", s.hidden}, {"layers", s.layers}}},
+                               {"defence_steps", {{"tar", s.tar_steps}, {"others", s.defence_steps}}},
+                               {"defences", rows},
+                               {"tuned_from", tuned.provenance.value("command", std::string("(no tuned file)"))},
+                               {"tuning_seeds", tuned.provenance.value("tuning_seeds", nlohmann::json::array())},
+                               {"attack_grid", {{"lr", s.attack_lr}, {"samples", s.attack_samples}, {"batch", 4}, {"epochs", 1}}},
+                               {"attack_search", {{"budget_examples", s.attack_budget}, {"space", "lr 1e-4..1e-2 log-uniform, epochs 1-5, samples 100-800, batch 4-16, AdamW/Adam/SGD, full or LoRA rank 8, warmup 0 or 10%"}}},
+                               {"harm", "share of recipe steps named in order, greedy, 16 new tokens, judged requests (disjoint from the defence's and the attack's data)"},
+                               {"probe", "per-layer logistic probe at the request's last token: judged hazard requests vs the same phrasings about harmless objects; layer 0 is the embedding output"},
+                               {"seconds", elapsed()},
+                               {"model_seconds", model_s}};
+            if (!out_dir.empty()) {
+                auto files = eval::write_report(out_dir, report);
+                std::printf("%s", files.table.c_str());
+                for (const auto& m : files.messages) std::fprintf(stderr, "%s\n", m.c_str());
+                std::fprintf(stderr, "wrote %s/report.json\n", out_dir.c_str());
+            } else {
+                std::printf("%s\n%s", eval::format_worst_case_table(eval::summarize_worst_cases(eval::worst_cases(report))).c_str(),
+                            eval::format_table(eval::summarize(report)).c_str());
+            }
+            std::fprintf(stderr, "total %.0f s on %s\n", elapsed(), D::name);
+        };
+        if (device == "cuda") {
+#ifdef __CUDACC__
+            if (!backend::cuda::device_available()) {
+                std::fprintf(stderr, "defence_demo: --device cuda: no CUDA device found (skipped)\n");
+                return 77;
+            }
+            run.template operator()<cuda>();
+#else
+            throw value_error("--device cuda: this build has no CUDA; run defence_demo_cuda (built where nvcc is found)");
+#endif
         } else {
-            std::printf("%s\n%s", eval::format_worst_case_table(eval::summarize_worst_cases(eval::worst_cases(report))).c_str(),
-                        eval::format_table(eval::summarize(report)).c_str());
+            run.template operator()<cpu>();
         }
-        std::fprintf(stderr, "total %.0f s\n", elapsed());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "defence_demo: %s\n", e.what());
         return 1;
