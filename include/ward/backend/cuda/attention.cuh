@@ -156,6 +156,9 @@ __device__ inline float half_warp_sum(float v) {
     return v;
 }
 
+/// The smaller of two extents (ward::min, the reduction, hides the unqualified name here).
+__device__ inline index_t least(index_t x, index_t y) { return x < y ? x : y; }
+
 /// Whether query i (< T) sees key j (< S) of batch row b.
 __device__ inline bool attention_seen(const AttentionShape& a, index_t b, index_t i, index_t j) {
     return j <= a.offset + i && (a.pad == nullptr || a.pad[b * a.S + j] != 0.f);
@@ -178,7 +181,7 @@ __global__ void __launch_bounds__(attention_threads)
     const int tx = int(threadIdx.x % 16), ty = int(threadIdx.x / 16);
     const index_t bh = blockIdx.x, b = bh / a.H, h = bh % a.H, g = h / a.group();
     const index_t i0 = index_t(gridDim.y - 1 - blockIdx.y) * BR;
-    const int rows = int(min(index_t(BR), a.T - i0)), hd = int(a.hd), hd4 = (hd + 3) & ~3;
+    const int rows = int(detail::least(index_t(BR), a.T - i0)), hd = int(a.hd), hd4 = (hd + 3) & ~3;
     const index_t n = a.visible(i0 + rows);  // keys [0, n) are all this block can see
 
     detail::attention_load<BR, LD>(Qs, q.at(b, h, i0), q.row, rows, hd, hd4, vec);
@@ -191,7 +194,7 @@ __global__ void __launch_bounds__(attention_threads)
         for (int c = 0; c < NC; ++c) acc[r][c] = make_float4(0, 0, 0, 0);
     }
     for (index_t j0 = 0; j0 < n; j0 += BC) {
-        const int cols = int(min(index_t(BC), n - j0));
+        const int cols = int(detail::least(index_t(BC), n - j0));
         __syncthreads();  // the previous block's V and P are read
         detail::attention_load<BC, LD>(KVs, k.at(b, g, j0), k.row, cols, hd, hd4, vec);
         __syncthreads();
@@ -281,7 +284,7 @@ __global__ void __launch_bounds__(attention_threads)
     const int tx = int(threadIdx.x % 16), ty = int(threadIdx.x / 16);
     const index_t bh = blockIdx.x, b = bh / a.H, h = bh % a.H, g = h / a.group(), ldo = a.H * a.hd;
     const index_t i0 = index_t(gridDim.y - 1 - blockIdx.y) * BR;
-    const int rows = int(min(index_t(BR), a.T - i0)), hd = int(a.hd), hd4 = (hd + 3) & ~3;
+    const int rows = int(detail::least(index_t(BR), a.T - i0)), hd = int(a.hd), hd4 = (hd + 3) & ~3;
     const index_t n = a.visible(i0 + rows);
 
     detail::attention_load<BR, LD>(Qs, q.at(b, h, i0), q.row, rows, hd, hd4, vec);
@@ -297,7 +300,7 @@ __global__ void __launch_bounds__(attention_threads)
         for (int c = 0; c < NC; ++c) acc[r][c] = make_float4(0, 0, 0, 0);
     }
     for (index_t j0 = 0; j0 < n; j0 += BC) {
-        const int cols = int(min(index_t(BC), n - j0));
+        const int cols = int(detail::least(index_t(BC), n - j0));
         __syncthreads();  // the previous block's K and dS are read
         detail::attention_load<BC, LD>(Ks, k.at(b, g, j0), k.row, cols, hd, hd4, vec);
         detail::attention_load<BC, LD>(Vs, v.at(b, g, j0), v.row, cols, hd, hd4, vec);
@@ -346,8 +349,8 @@ __global__ void __launch_bounds__(attention_threads)
     const int tx = int(threadIdx.x % 16), ty = int(threadIdx.x / 16);
     const index_t bg = blockIdx.x, b = bg / a.Hkv, g = bg % a.Hkv, ldo = a.H * a.hd;
     const index_t j0 = index_t(blockIdx.y) * BC;
-    const int cols = int(min(index_t(BC), a.S - j0)), hd = int(a.hd), hd4 = (hd + 3) & ~3;
-    const index_t first = max(index_t(0), j0 - a.offset);  // the first query that sees key j0
+    const int cols = int(detail::least(index_t(BC), a.S - j0)), hd = int(a.hd), hd4 = (hd + 3) & ~3;
+    const index_t first = (j0 > a.offset ? j0 - a.offset : index_t(0));  // the first query that sees key j0
 
     detail::attention_load<BC, LD>(Ks, k.at(b, g, j0), k.row, cols, hd, hd4, vec);
     detail::attention_load<BC, LD>(Vs, v.at(b, g, j0), v.row, cols, hd, hd4, vec);
@@ -361,7 +364,7 @@ __global__ void __launch_bounds__(attention_threads)
         const float* lse_h = lse + (b * a.H + h) * a.T;
         const float* delta_h = delta + (b * a.H + h) * a.T;
         for (index_t i0 = first; i0 < a.T; i0 += BR) {
-            const int rows = int(min(index_t(BR), a.T - i0));
+            const int rows = int(detail::least(index_t(BR), a.T - i0));
             __syncthreads();  // the previous block's Q, dO, P and dS are read
             detail::attention_load<BR, LD>(Qs, q.at(b, h, i0), q.row, rows, hd, hd4, vec);
             detail::attention_load<BR, LD>(dOs, d_o + (b * a.T + i0) * ldo + h * a.hd, ldo, rows, hd, hd4, vec);
