@@ -62,7 +62,8 @@ struct AttentionTile {
     // A row stride of HDP + 4 floats keeps rows 16-byte aligned and puts the rows 16 threads read at
     // the same column on different banks (HDP is a multiple of 32).
     static constexpr int LD = HDP + 4;
-    static constexpr int LP = BC + 4;  // a (BR, BC) score tile's row stride
+    // A (BR, BC) score tile's row stride: rows ty and ty + 1 (one warp) on different banks, 16 apart.
+    static constexpr int LP = BC + 16;
     static constexpr int RM = BR / 16, CM = BC / 16, NC = HDP / 64;
     static constexpr int hdp = HDP, br = BR, bc = BC;
 };
