@@ -13,7 +13,8 @@
 //
 // Tiling. A block of 256 threads (16 x 16) takes BR query rows of one head (forward, dq) or BC key
 // rows of one key/value head (dk, dv); head-dim tiles sit in shared memory padded to HDP columns
-// (64, 128 or 256: hd <= 256, any value) with zeros past hd up to a multiple of 4, read as float4.
+// (64, 128 or 256: hd <= 256, any value) with zeros past hd up to a multiple of 4, read as float4;
+// BR = BC = 64 for hd <= 128, 32 above (the backward's four head-dim tiles then still fit).
 // Thread (ty, tx) computes score rows ty + 16 r and key columns tx + 16 c of a (BR, BC) tile, and
 // output rows ty + 16 r, columns 4 tx + 64 c (+0..3) of a (rows, hd) tile.
 //   forward: one pass over the key blocks the query block can see (causal blocks past the limit
@@ -64,6 +65,9 @@ struct AttentionTile {
     static constexpr int LD = HDP + 4;
     // A (BR, BC) score tile's row stride: rows ty and ty + 1 (one warp) on different banks, 16 apart.
     static constexpr int LP = BC + 16;
+    // The transposed (BC, BR) tiles of the dk/dv kernel: 16-byte rows; a warp's writes (16 rows, 2
+    // columns) meet at most two to a bank.
+    static constexpr int LPT = BR + 4;
     static constexpr int RM = BR / 16, CM = BC / 16, NC = HDP / 64;
     static constexpr int hdp = HDP, br = BR, bc = BC;
 };
@@ -108,25 +112,31 @@ __device__ void attention_dot(float (&acc)[RM][CM], const float* A, const float*
     }
 }
 
-/// acc[r][c] += sum_{k < K} P(ty + 16 r, k) * V[k][4 tx + 64 c .. +3], P(i, k) = P[i * LP + k], or
-/// P[k * LP + i] when Trans; columns at or past hd4 are skipped (never read, never written).
-template <bool Trans, int RM, int NC, int LP, int LD>
+/// acc[r][c] += sum_{k < K} P[ty + 16 r][k] * V[k][4 tx + 64 c .. +3] (P with row stride LP, V with
+/// LD; K a multiple of 4): P is read four k at a time as float4 (one address per quarter warp, a
+/// broadcast). Columns at or past hd4 are skipped (never read, never written).
+template <int RM, int NC, int LP, int LD>
 __device__ void attention_accumulate(float4 (&acc)[RM][NC], const float* P, const float* V, int K, int hd4, int ty, int tx) {
-    for (int k = 0; k < K; ++k) {
-        float p[RM];
+    static_assert(LP % 4 == 0 && LD % 4 == 0, "float4 rows");
+    for (int k = 0; k < K; k += 4) {
+        float4 p[RM];
 #pragma unroll
-        for (int r = 0; r < RM; ++r) p[r] = Trans ? P[k * LP + ty + 16 * r] : P[(ty + 16 * r) * LP + k];
+        for (int r = 0; r < RM; ++r) p[r] = *reinterpret_cast<const float4*>(P + (ty + 16 * r) * LP + k);
 #pragma unroll
         for (int c = 0; c < NC; ++c) {
             const int d = 4 * tx + 64 * c;
             if (d >= hd4) continue;
-            const float4 w = *reinterpret_cast<const float4*>(V + k * LD + d);
 #pragma unroll
-            for (int r = 0; r < RM; ++r) {
-                acc[r][c].x = fmaf(p[r], w.x, acc[r][c].x);
-                acc[r][c].y = fmaf(p[r], w.y, acc[r][c].y);
-                acc[r][c].z = fmaf(p[r], w.z, acc[r][c].z);
-                acc[r][c].w = fmaf(p[r], w.w, acc[r][c].w);
+            for (int kk = 0; kk < 4; ++kk) {
+                const float4 w = *reinterpret_cast<const float4*>(V + (k + kk) * LD + d);
+#pragma unroll
+                for (int r = 0; r < RM; ++r) {
+                    const float pr = kk == 0 ? p[r].x : kk == 1 ? p[r].y : kk == 2 ? p[r].z : p[r].w;
+                    acc[r][c].x = fmaf(pr, w.x, acc[r][c].x);
+                    acc[r][c].y = fmaf(pr, w.y, acc[r][c].y);
+                    acc[r][c].z = fmaf(pr, w.z, acc[r][c].z);
+                    acc[r][c].w = fmaf(pr, w.w, acc[r][c].w);
+                }
             }
         }
     }
@@ -239,7 +249,7 @@ __global__ void __launch_bounds__(attention_threads)
             for (int c = 0; c < CM; ++c) Ps[(ty + 16 * r) * LP + tx + 16 * c] = s[r][c];
         }
         __syncthreads();  // P and V are in place
-        detail::attention_accumulate<false, RM, NC, LP, LD>(acc, Ps, KVs, BC, hd4, ty, tx);
+        detail::attention_accumulate<RM, NC, LP, LD>(acc, Ps, KVs, BC, hd4, ty, tx);
     }
 #pragma unroll
     for (int r = 0; r < RM; ++r) {
@@ -321,7 +331,7 @@ __global__ void __launch_bounds__(attention_threads)
             }
         }
         __syncthreads();  // dS is in place
-        detail::attention_accumulate<false, RM, NC, LP, LD>(acc, dSs, Ks, BC, hd4, ty, tx);
+        detail::attention_accumulate<RM, NC, LP, LD>(acc, dSs, Ks, BC, hd4, ty, tx);
     }
 #pragma unroll
     for (int r = 0; r < RM; ++r) {
@@ -333,20 +343,21 @@ __global__ void __launch_bounds__(attention_threads)
 // q, k, v, lse, delta (B, H, T), do (B, T, H, hd) -> dk, dv (B, S, Hkv, hd). Grid (B * Hkv,
 // ceil(S / BC)): block (bg, y) takes keys [j0, j0 + BC) of key/value head g and loops over the
 // query heads of g's group and, in each, the query blocks from the first query that sees j0 on;
-// dk and dv are summed in registers. Shared: K, V (BC, LD), Q, dO (BR, LD), P, dS (BR, LP).
+// dk and dv are summed in registers. Shared: K, V (BC, LD), Q, dO (BR, LD), and p and ds transposed,
+// (BC, LPT), so that both sums read them four query rows at a time.
 template <int HDP, int BR, int BC>
 __global__ void __launch_bounds__(attention_threads)
     attention_dkdv_kernel(AttentionShape a, HeadRows q, HeadRows k, HeadRows v, const float* lse, const float* delta,
                           const float* d_o, float* dk, float* dv, bool vec) {
     using L = detail::AttentionTile<HDP, BR, BC>;
-    constexpr int LD = L::LD, LP = L::LP, RM = L::RM, CM = L::CM, NC = L::NC, KM = BC / 16;
+    constexpr int LD = L::LD, LPT = L::LPT, RM = L::RM, CM = L::CM, NC = L::NC, KM = BC / 16;
     extern __shared__ float4 attention_smem[];
     float* Ks = reinterpret_cast<float*>(attention_smem);
     float* Vs = Ks + BC * LD;
     float* Qs = Vs + BC * LD;
     float* dOs = Qs + BR * LD;
-    float* Ps = dOs + BR * LD;
-    float* dSs = Ps + BR * LP;
+    float* Pt = dOs + BR * LD;
+    float* dSt = Pt + BC * LPT;
     const int tx = int(threadIdx.x % 16), ty = int(threadIdx.x / 16);
     const index_t bg = blockIdx.x, b = bg / a.Hkv, g = bg % a.Hkv, ldo = a.H * a.hd;
     const index_t j0 = index_t(blockIdx.y) * BC;
@@ -383,14 +394,14 @@ __global__ void __launch_bounds__(attention_threads)
                     const int jc = tx + 16 * c;
                     const bool seen = ir < rows && jc < cols && row_lse != -INFINITY && detail::attention_seen(a, b, i, j0 + jc);
                     const float p = seen ? expf(s[r][c] * a.scale - row_lse) : 0.f;
-                    Ps[ir * LP + jc] = p;
-                    dSs[ir * LP + jc] = p * (dp[r][c] - row_delta) * a.scale;
+                    Pt[jc * LPT + ir] = p;
+                    dSt[jc * LPT + ir] = p * (dp[r][c] - row_delta) * a.scale;
                 }
             }
             __syncthreads();  // P and dS are in place
             // dv += p^T do, dk += ds^T q: key rows ty + 16 r, summed over the BR query rows.
-            detail::attention_accumulate<true, KM, NC, LP, LD>(dv_acc, Ps, dOs, BR, hd4, ty, tx);
-            detail::attention_accumulate<true, KM, NC, LP, LD>(dk_acc, dSs, Qs, BR, hd4, ty, tx);
+            detail::attention_accumulate<KM, NC, LPT, LD>(dv_acc, Pt, dOs, BR, hd4, ty, tx);
+            detail::attention_accumulate<KM, NC, LPT, LD>(dk_acc, dSt, Qs, BR, hd4, ty, tx);
         }
     }
     const index_t ldkv = a.Hkv * a.hd;
@@ -480,7 +491,7 @@ inline void attention_backward(const AttentionShape& a, HeadRows q, HeadRows k, 
         detail::attention_launch(attention_dq_kernel<Z::hdp, Z::br, Z::bc>, a.B * a.H, (a.T + Z::br - 1) / Z::br, dq_smem,
                                  "attention dq kernel launch", a, q, k, v, lse, static_cast<const float*>(delta), d_o, dq,
                                  vec);
-        const std::size_t kv_smem = sizeof(float) * std::size_t(2 * (Z::br + Z::bc) * Z::LD + 2 * Z::br * Z::LP);
+        const std::size_t kv_smem = sizeof(float) * std::size_t(2 * (Z::br + Z::bc) * Z::LD + 2 * Z::bc * Z::LPT);
         detail::attention_launch(attention_dkdv_kernel<Z::hdp, Z::br, Z::bc>, a.B * a.Hkv, (a.S + Z::bc - 1) / Z::bc,
                                  kv_smem, "attention dk/dv kernel launch", a, q, k, v, lse,
                                  static_cast<const float*>(delta), d_o, dk, dv, vec);
