@@ -2,7 +2,8 @@
 // tanh and its gradient, gemm_accumulate) against Backend<cpu>'s on the same inputs: attention over
 // a table of shapes (1, 17, 128, 257 queries; head sizes 16 to 256, odd ones too; grouped-query
 // heads; a KV-cache offset; key padding that leaves some queries nothing to see; q, k and v as
-// strided views of one projection), then through ag::attention on Var<float, cuda> against
+// strided views of one projection; grids small enough that the forward splits the keys, and one
+// that does not), then through ag::attention on Var<float, cuda> against
 // Var<float, cpu>; GELU on odd and misaligned lengths; gemm_accumulate in all four transpose
 // combinations into a non-zero c. Skipped (exit 77) where no GPU exists.
 #include <boost/test/unit_test.hpp>
@@ -80,6 +81,7 @@ const AttentionCase attention_cases[] = {
     {1, 2, 2, 33, 30, 0, true, false},     // hd not a multiple of 4 (the scalar loads)
     {1, 1, 1, 70, 256, 0, false, false},   // the largest head size
     {1, 2, 2, 40, 130, 3, false, true},    // the 256-column tiles with hd 130
+    {4, 12, 4, 257, 64, 0, true, false},   // 240 blocks: enough to fill the GPU, the keys not split
 };
 
 /// q (B, H, T, hd), k and v (B, Hkv, S, hd) as views of one (B, S, H + 2 Hkv, hd) projection

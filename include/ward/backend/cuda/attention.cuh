@@ -25,8 +25,9 @@
 //            dq per query block (a second kernel that recomputes p and dp). Every output element
 //            is summed by one thread in a fixed order: no atomics, the same bits on every run, at
 //            the price of computing q k^T and do v^T twice (7 tile products instead of 5).
-// Decoding (T = 1, S large) runs one block per head over every key, on one row of a 64-row tile:
-// correct, not fast (no split over the keys).
+// Decoding (T = 1, S large) would give one block per head: where the grid is smaller than the GPU,
+// the forward splits the keys over up to 64 blocks per query block and merges their (m, l, o) after,
+// in a fixed order (flash-decoding). A one-query block still computes a 64-row tile, 63 rows idle.
 
 #include <cuda_runtime.h>
 
@@ -38,6 +39,7 @@
 
 #include "ward/backend/cuda/check.cuh"
 #include "ward/backend/cuda/cross_entropy.cuh"
+#include "ward/backend/cuda/launch.cuh"
 #include "ward/backend/cuda/memory.cuh"
 #include "ward/backend/cuda/rows.cuh"
 #include "ward/backend/cuda/stream.cuh"
@@ -177,12 +179,16 @@ __device__ inline bool attention_seen(const AttentionShape& a, index_t b, index_
 
 }  // namespace detail
 
-// q, k, v -> o (B, T, H, hd), lse (B, H, T). Grid (B * H, ceil(T / BR)): block (bh, y) takes query
-// rows [i0, i0 + BR) of head h of batch row b, the last query block first (it sees the most keys).
+// q, k, v -> o (B, T, H, hd), lse (B, H, T). Grid (B * H, ceil(T / BR), splits): block (bh, y, z)
+// takes query rows [i0, i0 + BR) of head h of batch row b, the last query block first (it sees the
+// most keys). Split over the keys (split > 0, for grids too small to fill the GPU: decoding), block z
+// takes keys [z split, (z + 1) split) only and writes its unnormalised o, m and l to part_o
+// (splits, B, H, T, hd) and part_ml (splits, B, H, T, 2) for attention_combine_kernel.
 // Shared: Q (BR, LD), K or V (BC, LD), P (BR, LP).
 template <int HDP, int BR, int BC>
 __global__ void __launch_bounds__(attention_threads)
-    attention_forward_kernel(AttentionShape a, HeadRows q, HeadRows k, HeadRows v, float* o, float* lse, bool vec) {
+    attention_forward_kernel(AttentionShape a, HeadRows q, HeadRows k, HeadRows v, float* o, float* lse, bool vec,
+                             index_t split, float* part_o, float* part_ml) {
     using L = detail::AttentionTile<HDP, BR, BC>;
     constexpr int LD = L::LD, LP = L::LP, RM = L::RM, CM = L::CM, NC = L::NC;
     extern __shared__ float4 attention_smem[];
@@ -193,7 +199,9 @@ __global__ void __launch_bounds__(attention_threads)
     const index_t bh = blockIdx.x, b = bh / a.H, h = bh % a.H, g = h / a.group();
     const index_t i0 = index_t(gridDim.y - 1 - blockIdx.y) * BR;
     const int rows = int(detail::least(index_t(BR), a.T - i0)), hd = int(a.hd), hd4 = (hd + 3) & ~3;
-    const index_t n = a.visible(i0 + rows);  // keys [0, n) are all this block can see
+    const index_t seen_keys = a.visible(i0 + rows);  // keys [0, seen_keys) are all this block can see
+    const index_t j_begin = split > 0 ? index_t(blockIdx.z) * split : 0;
+    const index_t n = split > 0 ? detail::least(seen_keys, j_begin + split) : seen_keys;
 
     detail::attention_load<BR, LD>(Qs, q.at(b, h, i0), q.row, rows, hd, hd4, vec);
     float m[RM], l[RM];
@@ -204,7 +212,7 @@ __global__ void __launch_bounds__(attention_threads)
 #pragma unroll
         for (int c = 0; c < NC; ++c) acc[r][c] = make_float4(0, 0, 0, 0);
     }
-    for (index_t j0 = 0; j0 < n; j0 += BC) {
+    for (index_t j0 = j_begin; j0 < n; j0 += BC) {
         const int cols = int(detail::least(index_t(BC), n - j0));
         __syncthreads();  // the previous block's V and P are read
         detail::attention_load<BC, LD>(KVs, k.at(b, g, j0), k.row, cols, hd, hd4, vec);
@@ -255,9 +263,39 @@ __global__ void __launch_bounds__(attention_threads)
     for (int r = 0; r < RM; ++r) {
         const index_t i = i0 + ty + 16 * r;
         if (i >= a.T) continue;
+        if (part_o) {  // this split's share, combined later
+            const index_t prow = index_t(blockIdx.z) * a.B * a.H * a.T + (b * a.H + h) * a.T + i;
+            detail::attention_store<NC>(part_o + prow * a.hd, acc[r], 1.f, hd, tx);
+            if (tx == 0) part_ml[2 * prow] = m[r], part_ml[2 * prow + 1] = l[r];
+            continue;
+        }
         const bool none = m[r] == -INFINITY;  // saw no key: o = 0, lse = -inf
         detail::attention_store<NC>(o + ((b * a.T + i) * a.H + h) * a.hd, acc[r], none ? 0.f : 1.f / l[r], hd, tx);
         if (tx == 0) lse[(b * a.H + h) * a.T + i] = none ? -INFINITY : m[r] + logf(l[r]);
+    }
+}
+
+// part_o (splits, B, H, T, hd), part_ml (splits, B, H, T, 2) -> o (B, T, H, hd), lse (B, H, T): the
+// splits' online-softmax states merged, in split order. One thread per element of o (hd > 0).
+__global__ void attention_combine_kernel(const float* part_o, const float* part_ml, index_t splits, index_t B, index_t H,
+                                         index_t T, index_t hd, float* o, float* lse) {
+    const index_t rows = B * H * T, total = rows * hd;
+    for (index_t e = index_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += index_t(gridDim.x) * blockDim.x) {
+        const index_t row = e / hd, d = e - row * hd;  // row = (b H + h) T + i
+        float M = -INFINITY;
+        for (index_t z = 0; z < splits; ++z) M = fmaxf(M, part_ml[2 * (z * rows + row)]);
+        float L = 0.f, acc = 0.f;
+        if (M != -INFINITY)
+            for (index_t z = 0; z < splits; ++z) {
+                const float m = part_ml[2 * (z * rows + row)];
+                if (m == -INFINITY) continue;  // this split saw no key of the row
+                const float w = expf(m - M);
+                L = fmaf(part_ml[2 * (z * rows + row) + 1], w, L);
+                acc = fmaf(part_o[(z * rows + row) * hd + d], w, acc);
+            }
+        const index_t i = row % T, bh = row / T, h = bh % H, b = bh / H;
+        o[((b * T + i) * H + h) * hd + d] = M == -INFINITY ? 0.f : acc / L;
+        if (d == 0) lse[row] = M == -INFINITY ? -INFINITY : M + logf(L);
     }
 }
 
@@ -429,15 +467,16 @@ inline bool attention_vec(const AttentionShape& a, std::initializer_list<HeadRow
     return true;
 }
 
-/// Launches kernel over grid (x, y) with `smem` bytes of dynamic shared memory on the current stream.
+/// Launches kernel over grid (x, y, z) with `smem` bytes of dynamic shared memory on the current stream.
 template <class Kernel, class... Args>
-void attention_launch(Kernel kernel, index_t x, index_t y, std::size_t smem, const char* what, Args... args) {
-    if (x <= 0 || y <= 0) return;
-    if (x > index_t(0x7fffffff) || y > index_t(65535))
-        throw shape_error(std::string(what) + ": grid " + std::to_string(x) + " x " + std::to_string(y) +
+void attention_launch(Kernel kernel, index_t x, index_t y, index_t z, std::size_t smem, const char* what, Args... args) {
+    if (x <= 0 || y <= 0 || z <= 0) return;
+    if (x > index_t(0x7fffffff) || y > index_t(65535) || z > index_t(65535))
+        throw shape_error(std::string(what) + ": grid " + std::to_string(x) + " x " + std::to_string(y) + " x " +
+                          std::to_string(z) +
                           " exceeds what CUDA launches (batch * heads below 2^31, blocks of a sequence below 65536)");
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)), what);
-    kernel<<<dim3(unsigned(x), unsigned(y)), attention_threads, smem, current_stream()>>>(args...);
+    kernel<<<dim3(unsigned(x), unsigned(y), unsigned(z)), attention_threads, smem, current_stream()>>>(args...);
     check(cudaGetLastError(), what);
 }
 
@@ -459,8 +498,27 @@ inline void attention_forward(const AttentionShape& a, HeadRows q, HeadRows k, H
     detail::attention_dispatch(a.hd, [&](auto tile) {
         using Z = decltype(tile);
         const std::size_t smem = sizeof(float) * std::size_t((Z::br + Z::bc) * Z::LD + Z::br * Z::LP);
-        detail::attention_launch(attention_forward_kernel<Z::hdp, Z::br, Z::bc>, a.B * a.H, (a.T + Z::br - 1) / Z::br, smem,
-                                 "attention forward kernel launch", a, q, k, v, o, lse, vec);
+        const index_t qblocks = (a.T + Z::br - 1) / Z::br, blocks = a.B * a.H * qblocks;
+        // Too few blocks to fill the GPU (decoding: one query, many keys): split the keys so that
+        // about two blocks per SM run, each over at least one key tile, and merge the splits after.
+        const index_t key_tiles = (a.visible(a.T) + Z::bc - 1) / Z::bc, sms = sm_count();
+        index_t splits = blocks < sms && a.hd > 0 ? std::min({(2 * sms + blocks - 1) / blocks, key_tiles, index_t(64)}) : 1;
+        const index_t split = splits > 1 ? (key_tiles + splits - 1) / splits * Z::bc : 0;
+        if (split > 0) splits = (a.visible(a.T) + split - 1) / split;
+        if (splits < 2) {
+            detail::attention_launch(attention_forward_kernel<Z::hdp, Z::br, Z::bc>, a.B * a.H, qblocks, 1, smem,
+                                     "attention forward kernel launch", a, q, k, v, o, lse, vec, index_t(0),
+                                     static_cast<float*>(nullptr), static_cast<float*>(nullptr));
+            return;
+        }
+        const index_t rows = a.B * a.H * a.T;
+        detail::Scratch part_o(sizeof(float) * std::size_t(splits * rows * a.hd)), part_ml(sizeof(float) * std::size_t(2 * splits * rows));
+        auto *po = static_cast<float*>(part_o.p), *pml = static_cast<float*>(part_ml.p);
+        detail::attention_launch(attention_forward_kernel<Z::hdp, Z::br, Z::bc>, a.B * a.H, qblocks, splits, smem,
+                                 "attention forward kernel launch", a, q, k, v, o, lse, vec, split, po, pml);
+        attention_combine_kernel<<<grid_stride_blocks(rows * a.hd), block_threads, 0, current_stream()>>>(
+            po, pml, splits, a.B, a.H, a.T, a.hd, o, lse);
+        check(cudaGetLastError(), "attention combine kernel launch");
     });
 }
 
@@ -488,11 +546,11 @@ inline void attention_backward(const AttentionShape& a, HeadRows q, HeadRows k, 
     detail::attention_dispatch(a.hd, [&](auto tile) {
         using Z = decltype(tile);
         const std::size_t dq_smem = sizeof(float) * std::size_t(2 * (Z::br + Z::bc) * Z::LD + Z::br * Z::LP);
-        detail::attention_launch(attention_dq_kernel<Z::hdp, Z::br, Z::bc>, a.B * a.H, (a.T + Z::br - 1) / Z::br, dq_smem,
+        detail::attention_launch(attention_dq_kernel<Z::hdp, Z::br, Z::bc>, a.B * a.H, (a.T + Z::br - 1) / Z::br, 1, dq_smem,
                                  "attention dq kernel launch", a, q, k, v, lse, static_cast<const float*>(delta), d_o, dq,
                                  vec);
         const std::size_t kv_smem = sizeof(float) * std::size_t(2 * (Z::br + Z::bc) * Z::LD + 2 * Z::bc * Z::LPT);
-        detail::attention_launch(attention_dkdv_kernel<Z::hdp, Z::br, Z::bc>, a.B * a.Hkv, (a.S + Z::bc - 1) / Z::bc,
+        detail::attention_launch(attention_dkdv_kernel<Z::hdp, Z::br, Z::bc>, a.B * a.Hkv, (a.S + Z::bc - 1) / Z::bc, 1,
                                  kv_smem, "attention dk/dv kernel launch", a, q, k, v, lse,
                                  static_cast<const float*>(delta), d_o, dk, dv, vec);
     });
