@@ -209,7 +209,8 @@ BOOST_AUTO_TEST_CASE(gelu_tanh_and_its_gradient_match_the_cpu) {
         for (index_t shift : {index_t(0), index_t(1)}) {  // shift 1: not 16-byte aligned, the scalar path
             Tensor<float> y = Tensor<float>::empty({n}), dx = Tensor<float>::empty({n});
             Tensor<float, cuda> yd = Tensor<float, cuda>::empty({n}), dxd = Tensor<float, cuda>::empty({n});
-            if (!Backend<cpu>::gelu_tanh(x.data() + shift, y.data(), n)) y = Tensor<float>(gelu_tanh(x.slice(0, shift, shift + n)));
+            if (!Backend<cpu>::gelu_tanh(x.data() + shift, y.data(), n))
+                y = Tensor<float>(gelu_tanh(x.slice(0, shift, shift + n)));
             if (!Backend<cpu>::gelu_tanh_backward(x.data() + shift, dy.data() + shift, dx.data(), n))
                 dx = Tensor<float>(dy.slice(0, shift, shift + n) * gelu_tanh_grad(x.slice(0, shift, shift + n)));
             BOOST_TEST(Backend<cuda>::gelu_tanh(xd.data() + shift, yd.data(), n));

@@ -430,7 +430,8 @@ __global__ void __launch_bounds__(attention_threads)
 #pragma unroll
                 for (int c = 0; c < CM; ++c) {
                     const int jc = tx + 16 * c;
-                    const bool seen = ir < rows && jc < cols && row_lse != -INFINITY && detail::attention_seen(a, b, i, j0 + jc);
+                    const bool seen =
+                        ir < rows && jc < cols && row_lse != -INFINITY && detail::attention_seen(a, b, i, j0 + jc);
                     const float p = seen ? expf(s[r][c] * a.scale - row_lse) : 0.f;
                     Pt[jc * LPT + ir] = p;
                     dSt[jc * LPT + ir] = p * (dp[r][c] - row_delta) * a.scale;
@@ -512,7 +513,8 @@ inline void attention_forward(const AttentionShape& a, HeadRows q, HeadRows k, H
             return;
         }
         const index_t rows = a.B * a.H * a.T;
-        detail::Scratch part_o(sizeof(float) * std::size_t(splits * rows * a.hd)), part_ml(sizeof(float) * std::size_t(2 * splits * rows));
+        detail::Scratch part_o(sizeof(float) * std::size_t(splits * rows * a.hd)),
+            part_ml(sizeof(float) * std::size_t(2 * splits * rows));
         auto *po = static_cast<float*>(part_o.p), *pml = static_cast<float*>(part_ml.p);
         detail::attention_launch(attention_forward_kernel<Z::hdp, Z::br, Z::bc>, a.B * a.H, qblocks, splits, smem,
                                  "attention forward kernel launch", a, q, k, v, o, lse, vec, split, po, pml);
