@@ -3,9 +3,9 @@
 // a table of shapes (1, 17, 128, 257 queries; head sizes 16 to 256, odd ones too; grouped-query
 // heads; a KV-cache offset; key padding that leaves some queries nothing to see; q, k and v as
 // strided views of one projection; grids small enough that the forward splits the keys, and one
-// that does not; a second backward must give the same bits), then through ag::attention on Var<float, cuda> against
-// Var<float, cpu>; GELU on odd and misaligned lengths; gemm_accumulate in all four transpose
-// combinations into a non-zero c. Skipped (exit 77) where no GPU exists.
+// that does not; a second backward must give the same bits), then through ag::attention on
+// Var<float, cuda> against Var<float, cpu>; GELU on odd and misaligned lengths; gemm_accumulate in
+// all four transpose combinations into a non-zero c. Skipped (exit 77) where no GPU exists.
 #include <boost/test/unit_test.hpp>
 
 #include <array>
