@@ -1,8 +1,10 @@
 // The CUDA executor against the memory system: each kernel's bandwidth (bytes it must read and
 // write over its time, on CUDA events) as a fraction of a device-to-device copy of the same bytes,
-// measured in the same run. Exits 77 where no GPU exists.
+// measured in the same run; then causal attention forward and forward + backward in TFLOP/s (the
+// peer is torch_cuda_ops.py's SDPA at the same shape). Exits 77 where no GPU exists.
 //
 //   bench_cuda [elements]      (default 64M f32)
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -86,6 +88,26 @@ int main(int argc, char** argv) {
         auto m = a.reshape({n / 8192, 8192});
         report("sum(m, 0)  (columns of " + std::to_string(n / 8192) + ")", bytes, time_ms([&] { (void)sum(m, 0); }, reps));
         report("argmax(m, 1)  (rows of 8192)", bytes, time_ms([&] { (void)argmax(m, 1); }, reps));
+    }
+    // Causal attention, f32, through the fused kernels (tensor/fused.hpp), at torch_cuda_ops.py's
+    // SDPA shape; FLOPs counted as there: 4 B H T^2 hd / 2 forward (q k^T and p v, half the pairs
+    // causal), 3.5 times that forward + backward.
+    {
+        const index_t B = 16, H = 12, T = 1024, hd = 64;
+        Tensor<float, cuda> q = normal<float, cuda>(g, {B, H, T, hd}), k = normal<float, cuda>(g, {B, H, T, hd}),
+                            v = normal<float, cuda>(g, {B, H, T, hd}), grad = normal<float, cuda>(g, {B, T, H * hd});
+        const double scale = 1.0 / std::sqrt(double(hd)), flops = 4.0 * B * H * double(T) * T * hd / 2;
+        const int attention_reps = 10;
+        const double fwd = time_ms([&] { (void)attention_forward(q, k, v, 0, Tensor<float, cuda>(), scale); }, attention_reps);
+        const double both = time_ms(
+            [&] {
+                FusedAttention<float, cuda> f = attention_forward(q, k, v, 0, Tensor<float, cuda>(), scale);
+                (void)attention_backward(f, grad);
+            },
+            attention_reps);
+        std::printf("%-44s %9.3f ms %8.1f TFLOP/s\n", "attention causal fwd (f32, 16x12x1024x64)", fwd, flops / fwd / 1e9);
+        std::printf("%-44s %9.3f ms %8.1f TFLOP/s\n", "attention causal fwd+bwd (f32, 16x12x1024x64)", both,
+                    3.5 * flops / both / 1e9);
     }
     std::printf("device memory: %lld bytes in use, peak %lld, cache hits %llu, misses %llu\n",
                 (long long)stats::device_bytes_in_use.load(), (long long)stats::device_bytes_peak.load(),

@@ -3,7 +3,7 @@
 element-wise, broadcast, strided and reduction work on the same sizes, eager and under torch.compile,
 against the same D2D copy, timed with CUDA events (mean of 20 runs after warm-up); then what bench_cuda
 does not cover yet, as the targets of issue 16: matmul 4096^3 / 8192^3 in f32, TF32 and bf16, and causal
-attention forward + backward (SDPA, bf16, batch 16, 12 heads of 64, T = 1024).
+attention forward + backward (SDPA, bf16 and f32, batch 16, 12 heads of 64, T = 1024).
 
     python3 torch_cuda_ops.py [ELEMENTS] [--no-compile]      (default 64M f32; exits 77 without a GPU)
 """
@@ -95,13 +95,17 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False
 
     B, H, T, Dh = 16, 12, 1024, 64
-    q, k, v = (torch.randn(B, H, T, Dh, device=dev, dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
-    grad = torch.randn(B, H, T, Dh, device=dev, dtype=torch.bfloat16)
-    fwd = time_ms(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
-    both = time_ms(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True).backward(grad))
     flops = 4 * B * H * T * T * Dh / 2  # causal: half the (T, T) products, QK^T and PV
-    print(f"{'SDPA causal fwd (bf16, 16x12x1024x64)':<44} {fwd:9.3f} ms {flops / fwd / 1e9:8.1f} TFLOP/s")
-    print(f"{'SDPA causal fwd+bwd (bf16, 16x12x1024x64)':<44} {both:9.3f} ms {3.5 * flops / both / 1e9:8.1f} TFLOP/s")
+    # bf16 (flash kernels) as the target; f32 beside it, like for like with bench_cuda's f32 attention.
+    for name, dtype in (("bf16", torch.bfloat16), ("f32", torch.float32)):
+        q, k, v = (torch.randn(B, H, T, Dh, device=dev, dtype=dtype, requires_grad=True) for _ in range(3))
+        grad = torch.randn(B, H, T, Dh, device=dev, dtype=dtype)
+        fwd = time_ms(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
+        both = time_ms(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True).backward(grad))
+        print(f"{'SDPA causal fwd (' + name + ', 16x12x1024x64)':<44} {fwd:9.3f} ms {flops / fwd / 1e9:8.1f} TFLOP/s")
+        print(f"{'SDPA causal fwd+bwd (' + name + ', 16x12x1024x64)':<44} {both:9.3f} ms "
+              f"{3.5 * flops / both / 1e9:8.1f} TFLOP/s", flush=True)
+        del q, k, v, grad
     print(f"peak memory allocated {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB; {time.process_time():.0f} s of CPU time")
 
 

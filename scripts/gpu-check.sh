@@ -100,9 +100,9 @@ if [ -n "\$sanitizer" ]; then
   for t in "\${tests[@]}"; do
     step "memcheck \$t" 150 "\$sanitizer" --tool memcheck --report-api-errors no --error-exitcode 1 "\$here/\$t" --log_level=warning
   done
-  # The executor's and the heavy ops' kernels share memory across a block's warps.
+  # The executor's, the heavy ops' and the attention kernels share memory across a block's warps.
   for tool in racecheck synccheck; do
-    for t in backend_cuda_executor backend_cuda_ops; do
+    for t in backend_cuda_executor backend_cuda_ops backend_cuda_fused; do
       step "\$tool \$t" 120 "\$sanitizer" --tool \$tool --error-exitcode 1 "\$here/\$t" --log_level=warning
     done
   done

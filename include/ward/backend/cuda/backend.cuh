@@ -2,18 +2,22 @@
 // Backend<cuda>: the heavy ops of tensor/ops.hpp on the GPU, with the CPU's signatures: f32
 // matmul through cuBLASLt with fused bias/activation; softmax and log-softmax, layer and RMS norm,
 // embedding gather and scatter-add, and concat through ward's own kernels (f32, and bf16 stored
-// with f32 math); and, of the fused kernels of tensor/fused.hpp, the f32 norm backward and the
-// cross-entropy rows (loss and token log-probs, forward and backward). Every pointer is device
-// memory; work is queued on the current stream. The other fused kernels (attention, GELU,
-// gemm_accumulate) are not here yet: their front ends compose the op from expressions, on the GPU.
+// with f32 math); and all the fused kernels of tensor/fused.hpp, in f32: causal attention
+// (FlashAttention-2 style, forward and backward), GELU (tanh) and its gradient, gemm_accumulate
+// (cuBLASLt, beta = 1), the norm backward and the cross-entropy rows (loss and token log-probs,
+// forward and backward). Every pointer is device memory; work is queued on the current stream.
+// For bf16 the fused front ends compose the op from expressions, on the GPU.
 
 #include <cstdint>
 #include <span>
 #include <type_traits>
 
+#include "ward/backend/cuda/attention.cuh"
 #include "ward/backend/cuda/concat.cuh"
 #include "ward/backend/cuda/cross_entropy.cuh"
 #include "ward/backend/cuda/embedding.cuh"
+#include "ward/backend/cuda/gelu.cuh"
+#include "ward/backend/cuda/gemm_accumulate.cuh"
 #include "ward/backend/cuda/layer_norm.cuh"
 #include "ward/backend/cuda/matmul.cuh"
 #include "ward/backend/cuda/norm_backward.cuh"
@@ -64,6 +68,21 @@ struct Backend<cuda> {
         backend::cuda::concat<T>(parts, axis, out);
     }
     // The fused kernels of tensor/fused.hpp (f32).
+    static void attention_forward(const AttentionShape& a, HeadRows q, HeadRows k, HeadRows v, float* o, float* lse) {
+        backend::cuda::attention_forward(a, q, k, v, o, lse);
+    }
+    static void attention_backward(const AttentionShape& a, HeadRows q, HeadRows k, HeadRows v, const float* o,
+                                   const float* lse, const float* d_o, float* dq, float* dk, float* dv) {
+        backend::cuda::attention_backward(a, q, k, v, o, lse, d_o, dq, dk, dv);
+    }
+    static bool gelu_tanh(const float* x, float* y, index_t n) { return backend::cuda::gelu_tanh_forward(x, y, n); }
+    static bool gelu_tanh_backward(const float* x, const float* dy, float* dx, index_t n) {
+        return backend::cuda::gelu_tanh_backward(x, dy, dx, n);
+    }
+    static void gemm_accumulate(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const float* a, index_t lda,
+                                const float* b, index_t ldb, float* c, index_t ldc) {
+        backend::cuda::gemm_accumulate(trans_a, trans_b, M, N, K, a, lda, b, ldb, c, ldc);
+    }
     template <bool Centered>
     static void norm_backward(const float* x, const float* g, const float* mean, const float* rstd, const float* gamma,
                               index_t N, index_t C, float* dx, float* dgamma, float* dbeta) {
@@ -88,7 +107,9 @@ struct Backend<cuda> {
 };
 
 // A signature that drifts from tensor/fused.hpp's concepts must fail here, not quietly fall back.
-static_assert(has_norm_backward<float, cuda> && has_cross_entropy_kernel<float, cuda>);
-static_assert(!has_norm_backward<bf16, cuda> && !has_cross_entropy_kernel<bf16, cuda>);
+static_assert(has_attention_kernel<float, cuda> && has_gelu_kernel<float, cuda> && has_gemm_accumulate<float, cuda> &&
+              has_norm_backward<float, cuda> && has_cross_entropy_kernel<float, cuda>);
+static_assert(!has_attention_kernel<bf16, cuda> && !has_gelu_kernel<bf16, cuda> && !has_gemm_accumulate<bf16, cuda> &&
+              !has_norm_backward<bf16, cuda> && !has_cross_entropy_kernel<bf16, cuda>);
 
 }  // namespace ward
