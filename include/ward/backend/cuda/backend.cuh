@@ -1,6 +1,6 @@
 #pragma once
-// Backend<cuda>: the heavy ops of tensor/ops.hpp on the GPU, with the CPU's signatures: f32
-// matmul through cuBLASLt with fused bias/activation; softmax and log-softmax, layer and RMS norm,
+// Backend<cuda>: the heavy ops of tensor/ops.hpp on the GPU, with the CPU's signatures: f32 (TF32
+// opt-in) and bf16 matmul through cuBLASLt with fused bias/activation, over broadcast batch axes; softmax and log-softmax, layer and RMS norm,
 // embedding gather and scatter-add, and concat through ward's own kernels (f32, and bf16 stored
 // with f32 math); and, of the fused kernels of tensor/fused.hpp, the f32 norm backward and the
 // cross-entropy rows (loss and token log-probs, forward and backward). Every pointer is device
@@ -28,14 +28,12 @@ template <>
 struct Backend<cuda> {
     template <class T>
     static void matmul(StridedView<const T> a, StridedView<const T> b, const T* bias, Activation act, StridedView<T> c) {
-        static_assert(std::is_same_v<T, float>, "ward: the CUDA matmul takes f32 tensors so far");
-        if (c.shape.rank > 3) {
-            throw shape_error("cuda matmul: batch of more than one axis (" + c.shape.str() + ") is not supported yet");
-        }
+        static_assert(std::is_same_v<T, float> || std::is_same_v<T, bf16>,
+                      "ward: the CUDA matmul takes f32 or bf16 tensors (f64 has no cuBLASLt epilogue path here)");
         auto ep = act == Activation::gelu_tanh ? backend::cuda::Epilogue::gelu_tanh
                   : act == Activation::relu    ? backend::cuda::Epilogue::relu
                                                : backend::cuda::Epilogue::none;
-        backend::cuda::matmul(a, b, bias, ep, c);
+        backend::cuda::matmul<T>(a, b, bias, ep, c);
     }
     template <class T>
     static void softmax(StridedView<const T> x, StridedView<T> y, bool log) {
