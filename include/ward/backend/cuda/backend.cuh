@@ -11,6 +11,7 @@
 #include <span>
 #include <type_traits>
 
+#include "ward/backend/cuda/adam.cuh"
 #include "ward/backend/cuda/concat.cuh"
 #include "ward/backend/cuda/cross_entropy.cuh"
 #include "ward/backend/cuda/embedding.cuh"
@@ -34,6 +35,12 @@ struct Backend<cuda> {
                   : act == Activation::relu    ? backend::cuda::Epilogue::relu
                                                : backend::cuda::Epilogue::none;
         backend::cuda::matmul<T>(a, b, bias, ep, c);
+    }
+    // Adam/AdamW over a list of tensors in a few launches (tensor/multi_tensor.hpp), f32 and bf16.
+    template <class T>
+        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+    static void multi_tensor_adam(std::span<const AdamSlot<T>> slots, const AdamConstants<compute_t<T>>& k) {
+        backend::cuda::multi_tensor_adam<T>(slots, k);
     }
     template <class T>
     static void softmax(StridedView<const T> x, StridedView<T> y, bool log) {
