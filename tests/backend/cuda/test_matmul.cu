@@ -197,6 +197,19 @@ BOOST_AUTO_TEST_CASE(two_batch_axes_and_broadcast_batches) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_bias_view_at_an_unaligned_offset) {
+    // cuBLASLt reads biases in 16-byte packs; a slice starting one element in is copied first.
+    Generator g(16);
+    Tensor<float> a = random<float>(g, {9, 21}), b = random<float>(g, {21, 19}), wide = random<float>(g, {20});
+    Tensor<float> bias = wide.slice(0, 1, 20);
+    check_product<float>(matmul(a.to<cuda>(), b.to<cuda>(), wide.to<cuda>().slice(0, 1, 20), Activation::gelu_tanh), a, b,
+                         &bias, Activation::gelu_tanh, f32_precision, "f32 bias at offset 1");
+    Tensor<bf16> ah = random<bf16>(g, {9, 21}), bh = random<bf16>(g, {21, 19}), wideh = random<bf16>(g, {22});
+    Tensor<bf16> biash = wideh.slice(0, 3, 22);
+    check_product<bf16>(matmul(ah.to<cuda>(), bh.to<cuda>(), wideh.to<cuda>().slice(0, 3, 22), Activation::relu), ah, bh,
+                        &biash, Activation::relu, bf16_precision, "bf16 bias at offset 3");
+}
+
 BOOST_AUTO_TEST_CASE(empty_products) {
     // M or N zero: an empty result; K zero: c = epilogue(bias), as on the CPU.
     Tensor<float, cuda> a0 = Tensor<float, cuda>::empty({0, 5}), b = Tensor<float, cuda>::zeros({5, 3});

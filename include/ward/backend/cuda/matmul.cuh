@@ -16,6 +16,8 @@
 #include <atomic>
 #include <climits>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <type_traits>
@@ -114,6 +116,32 @@ inline void make_layout(cublasLtMatrixLayout_t* layout, cudaDataType_t type, std
         WARD_CUDA_CHECK(cublasLtMatrixLayoutSetAttribute(*layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
                                                          &batch_stride, sizeof batch_stride));
     }
+}
+
+/// A device block (or none) released to the current stream's cache, so in stream order, when it goes.
+struct OptionalBlock {
+    void* p = nullptr;
+    OptionalBlock() = default;
+    OptionalBlock(const OptionalBlock&) = delete;
+    OptionalBlock& operator=(const OptionalBlock&) = delete;
+    ~OptionalBlock() {
+        if (p) DeviceMemory<ward::cuda>::release(p);
+    }
+};
+
+/// A matmul problem's descriptors and the algorithm cuBLASLt's heuristic chose for them.
+struct LtPlan {
+    LtHandles h;
+    cublasLtMatmulAlgo_t algo{};
+};
+inline constexpr std::size_t max_lt_plans = 4096;  // then the cache starts over
+
+/// This thread's plans, one per problem (types, transposes, extents, leading dimensions, batch
+/// strides, epilogue, alignments, device), made once as oneDNN's primitives are on the CPU. Per
+/// thread, so that setting a cached descriptor's bias pointer races with no other thread.
+inline std::map<std::vector<std::int64_t>, std::unique_ptr<LtPlan>>& lt_plans() {
+    thread_local std::map<std::vector<std::int64_t>, std::unique_ptr<LtPlan>> plans;
+    return plans;
 }
 
 /// One batch axis of the output with each operand's stride on it (0 where the operand broadcasts).
@@ -233,37 +261,27 @@ void matmul(StridedView<const T> a, StridedView<const T> b, const T* bias, Epilo
         return;
     }
 
+    // cuBLASLt's bias epilogues read the bias in 16-byte packs: a bias view starting elsewhere
+    // (a slice of a larger tensor) is copied to a fresh, aligned block first.
+    detail::OptionalBlock aligned_bias;
+    if (bias && reinterpret_cast<std::uintptr_t>(bias) % 16 != 0) {
+        const std::size_t bytes = static_cast<std::size_t>(N) * sizeof(T);
+        aligned_bias.p = DeviceMemory<ward::cuda>::allocate(bytes);
+        DeviceMemory<ward::cuda>::copy(aligned_bias.p, bias, bytes);
+        bias = static_cast<const T*>(aligned_bias.p);
+    }
+
     LtContext& ctx = LtContext::get();
-    detail::LtOperand la = detail::describe(M, K, a.strides[ra - 2], a.strides[ra - 1], a.strides, "a");
-    detail::LtOperand lb = detail::describe(K, N, b.strides[rb - 2], b.strides[rb - 1], b.strides, "b");
+    const detail::LtOperand la = detail::describe(M, K, a.strides[ra - 2], a.strides[ra - 1], a.strides, "a");
+    const detail::LtOperand lb = detail::describe(K, N, b.strides[rb - 2], b.strides[rb - 1], b.strides, "b");
     const std::int32_t count = static_cast<std::int32_t>(inner.n);
     constexpr cudaDataType_t type = detail::lt_data_type<T>();
     const cublasComputeType_t compute =
         std::is_same_v<T, float> && allow_tf32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-    detail::LtHandles h;
-    WARD_CUDA_CHECK(cublasLtMatmulDescCreate(&h.op, compute, CUDA_R_32F));
-    // Column-major: C^T (N x M) = op(B buffer) (N x K) * op(A buffer) (K x M).
-    WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_TRANSA, &lb.op, sizeof lb.op));
-    WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_TRANSB, &la.op, sizeof la.op));
     cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
     if (bias) epi = ep == Epilogue::gelu_tanh ? CUBLASLT_EPILOGUE_GELU_BIAS : ep == Epilogue::relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
     else if (ep == Epilogue::gelu_tanh) epi = CUBLASLT_EPILOGUE_GELU;
     else if (ep == Epilogue::relu) epi = CUBLASLT_EPILOGUE_RELU;
-    WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-    if (bias) {
-        // The bias has the output's type (cuBLASLt's default for a bf16 or f32 D), stated anyway.
-        const cudaDataType_t bias_type = type;
-        WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type));
-        WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-    }
-
-    detail::make_layout(&h.a, type, lb.rows, lb.cols, lb.ld, count, inner.sb);
-    detail::make_layout(&h.b, type, la.rows, la.cols, la.ld, count, inner.sa);
-    detail::make_layout(&h.c, type, std::uint64_t(N), std::uint64_t(M), ldc, count, inner.sc);
-
-    WARD_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&h.pref));
-    std::size_t ws = LtContext::workspace_bytes;
-    WARD_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
     // Views start anywhere in their buffers, and each step of a batch moves the pointer.
     std::uint32_t align_a = detail::alignment_of(b.data, sizeof(T), {inner.sb}),
                   align_b = detail::alignment_of(a.data, sizeof(T), {inner.sa}),
@@ -273,14 +291,52 @@ void matmul(StridedView<const T> a, StridedView<const T> b, const T* bias, Epilo
         align_b = std::min(align_b, detail::alignment_of(a.data, sizeof(T), {ax.sa}));
         align_c = std::min(align_c, detail::alignment_of(c.data, sizeof(T), {ax.sc}));
     }
-    WARD_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof align_a));
-    WARD_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof align_b));
-    WARD_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c, sizeof align_c));
-    WARD_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c, sizeof align_c));
-    cublasLtMatmulHeuristicResult_t heuristic{};
-    int found = 0;
-    WARD_CUDA_CHECK(cublasLtMatmulAlgoGetHeuristic(ctx.handle, h.op, h.a, h.b, h.c, h.c, h.pref, 1, &heuristic, &found));
-    if (found == 0) throw backend_error("cuBLASLt: no algorithm for " + a.shape.str() + " @ " + b.shape.str());
+    int device = 0;
+    WARD_CUDA_CHECK(cudaGetDevice(&device));
+    const std::vector<std::int64_t> key{device, std::int64_t(type), std::int64_t(compute), std::int64_t(epi),
+                                        std::int64_t(lb.op), std::int64_t(lb.rows), std::int64_t(lb.cols), lb.ld,
+                                        std::int64_t(la.op), std::int64_t(la.rows), std::int64_t(la.cols), la.ld,
+                                        N, M, ldc, count, inner.sa, inner.sb, inner.sc, align_a, align_b, align_c};
+
+    auto& plans = detail::lt_plans();
+    auto found_plan = plans.find(key);
+    if (found_plan == plans.end()) {
+        auto plan = std::make_unique<detail::LtPlan>();
+        detail::LtHandles& h = plan->h;
+        WARD_CUDA_CHECK(cublasLtMatmulDescCreate(&h.op, compute, CUDA_R_32F));
+        // Column-major: C^T (N x M) = op(B buffer) (N x K) * op(A buffer) (K x M).
+        WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_TRANSA, &lb.op, sizeof lb.op));
+        WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_TRANSB, &la.op, sizeof la.op));
+        WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+        if (bias) {
+            // The bias has the output's type (cuBLASLt's default for a bf16 or f32 D), stated anyway.
+            const cudaDataType_t bias_type = type;
+            WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type));
+            WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+        }
+        detail::make_layout(&h.a, type, lb.rows, lb.cols, lb.ld, count, inner.sb);
+        detail::make_layout(&h.b, type, la.rows, la.cols, la.ld, count, inner.sa);
+        detail::make_layout(&h.c, type, std::uint64_t(N), std::uint64_t(M), ldc, count, inner.sc);
+
+        WARD_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&h.pref));
+        std::size_t ws = LtContext::workspace_bytes;
+        WARD_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+        WARD_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof align_a));
+        WARD_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof align_b));
+        WARD_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c, sizeof align_c));
+        WARD_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c, sizeof align_c));
+        cublasLtMatmulHeuristicResult_t heuristic{};
+        int found = 0;
+        WARD_CUDA_CHECK(cublasLtMatmulAlgoGetHeuristic(ctx.handle, h.op, h.a, h.b, h.c, h.c, h.pref, 1, &heuristic, &found));
+        if (found == 0) throw backend_error("cuBLASLt: no algorithm for " + a.shape.str() + " @ " + b.shape.str());
+        plan->algo = heuristic.algo;
+        if (plans.size() >= detail::max_lt_plans) plans.clear();
+        found_plan = plans.emplace(key, std::move(plan)).first;
+    }
+    detail::LtPlan& plan = *found_plan->second;
+    if (bias)  // the plan may have been made for another bias: this call's, on this thread's descriptor
+        WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(plan.h.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+    const detail::LtHandles& h = plan.h;
     const float alpha = 1.0f, beta = 0.0f;
     for (index_t q = 0; q < outer; ++q) {
         std::int64_t oa = 0, ob = 0, oc = 0;
@@ -292,7 +348,8 @@ void matmul(StridedView<const T> a, StridedView<const T> b, const T* bias, Epilo
             oc += idx * batch[i].sc;
         }
         WARD_CUDA_CHECK(cublasLtMatmul(ctx.handle, h.op, &alpha, b.data + ob, h.a, a.data + oa, h.b, &beta, c.data + oc,
-                                       h.c, c.data + oc, h.c, &heuristic.algo, ctx.workspace, ws, current_stream()));
+                                       h.c, c.data + oc, h.c, &plan.algo, ctx.workspace, LtContext::workspace_bytes,
+                                       current_stream()));
     }
 }
 
