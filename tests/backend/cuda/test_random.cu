@@ -102,7 +102,9 @@ BOOST_AUTO_TEST_CASE(normal_agrees_to_the_ulp_bound_of_the_math_functions) {
         BOOST_TEST(max_ulps(d1, c1) <= 1u, "normal f32 " << at);
         const auto d2 = on_host(Tensor<float, cuda>(normal<float, cuda>(gd, s, 0.3f, 2.5f)));
         const auto c2 = on_host(Tensor<float>(normal<float>(gc, s, 0.3f, 2.5f)));
-        BOOST_TEST(max_ulps(d2, c2) <= 1u, "normal f32 (0.3, 2.5) " << at);
+        // (scaled and shifted: a rare 1-ulp difference of the draw is 2.5 ulps of it after the scaling,
+        // more ulps of a result near 0; so in absolute terms)
+        BOOST_TEST(ward_test::max_rel_diff(d2, c2) <= 1e-6, "normal f32 (0.3, 2.5) " << at);
         f32_differing += differing(d1, c1) + differing(d2, c2);
         f32_total += d1.size() + d2.size();
         BOOST_TEST(max_ulps(on_host(Tensor<double, cuda>(normal<double, cuda>(gd, s))),
