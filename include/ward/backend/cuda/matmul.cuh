@@ -25,6 +25,7 @@
 
 #include "ward/backend/cuda/check.cuh"
 #include "ward/backend/cuda/launch.cuh"
+#include "ward/backend/cuda/matmul_plan.cuh"
 #include "ward/backend/cuda/memory.cuh"
 #include "ward/backend/cuda/stream.cuh"
 #include "ward/core/dtype.hpp"
@@ -71,25 +72,6 @@ template <class T>
 constexpr cudaDataType_t lt_data_type() {
     if constexpr (std::is_same_v<T, bf16>) return CUDA_R_16BF;
     else return CUDA_R_32F;
-}
-
-/// How one row-major operand's matrix (its last two axes) appears to column-major cuBLASLt.
-struct LtOperand {
-    cublasOperation_t op;
-    std::uint64_t rows, cols;  // of the column-major buffer
-    std::int64_t ld;
-};
-
-/// The (r x c) matrix with strides (sr, sc), as its column-major transpose (c x r) or, for a
-/// transposed view, as the column-major (r x c) buffer with the transpose flag. Layouts with no
-/// unit stride, or a leading dimension that rows would overlap in (stride 0, negative), are refused.
-inline LtOperand describe(index_t r, index_t c, index_t sr, index_t sc, const Strides& strides, const char* name) {
-    if ((sc == 1 || c == 1) && (r == 1 || sr >= std::max<index_t>(c, 1)))  // rows contiguous
-        return {CUBLAS_OP_N, std::uint64_t(c), std::uint64_t(r), r == 1 ? std::max<index_t>(c, 1) : sr};
-    if ((sr == 1 || r == 1) && (c == 1 || sc >= std::max<index_t>(r, 1)))  // a transposed view
-        return {CUBLAS_OP_T, std::uint64_t(r), std::uint64_t(c), c == 1 ? std::max<index_t>(r, 1) : sc};
-    throw shape_error(std::string("cuda matmul: operand ") + name + " with strides " + strides.str() +
-                      " has no unit stride in its last two axes; make it contiguous first");
 }
 
 struct LtHandles {
@@ -144,39 +126,6 @@ inline std::map<std::vector<std::int64_t>, std::unique_ptr<LtPlan>>& lt_plans() 
     return plans;
 }
 
-/// One batch axis of the output with each operand's stride on it (0 where the operand broadcasts).
-struct BatchAxis {
-    index_t n;
-    std::int64_t sa, sb, sc;
-};
-
-/// The output's batch axes of extent > 1, adjacent ones merged where every operand steps through
-/// them as through one axis (outer stride = inner stride * inner extent; stride 0 merges with 0).
-/// Outermost first; the last is what cuBLASLt batches over, the others the host loops over.
-inline std::vector<BatchAxis> collapse_batch(std::vector<BatchAxis> axes) {
-    std::vector<BatchAxis> out;
-    for (const BatchAxis& ax : axes) {
-        if (ax.n == 1) continue;
-        if (!out.empty()) {
-            BatchAxis& o = out.back();
-            if (o.sa == ax.sa * ax.n && o.sb == ax.sb * ax.n && o.sc == ax.sc * ax.n) {
-                o = {o.n * ax.n, ax.sa, ax.sb, ax.sc};
-                continue;
-            }
-        }
-        out.push_back(ax);
-    }
-    return out;
-}
-
-/// The largest power of two (up to 256) dividing every byte offset a pointer can take: what
-/// cuBLASLt's heuristic is told (it assumes 256-byte aligned buffers otherwise).
-inline std::uint32_t alignment_of(const void* p, std::size_t elem, std::initializer_list<std::int64_t> strides) {
-    std::uint64_t bits = reinterpret_cast<std::uintptr_t>(p) | 256u;
-    for (std::int64_t s : strides) bits |= static_cast<std::uint64_t>(s < 0 ? -s : s) * elem;
-    return static_cast<std::uint32_t>(bits & (~bits + 1));
-}
-
 __device__ inline float apply_epilogue(float v, Epilogue ep) {
     if (ep == Epilogue::relu) return v > 0.0f ? v : 0.0f;
     if (ep == Epilogue::gelu_tanh) return 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
@@ -204,23 +153,9 @@ __global__ void fill_empty_product_kernel(T* c, const T* bias, Epilogue ep, inde
 template <class T>
 void matmul(StridedView<const T> a, StridedView<const T> b, const T* bias, Epilogue ep, StridedView<T> c) {
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, bf16>, "ward: the CUDA matmul takes f32 or bf16");
+    const MatmulShape shape = plan_matmul_shape(a.shape, a.strides, b.shape, b.strides, c.shape, c.strides);
     const int ra = a.shape.rank, rb = b.shape.rank, n = c.shape.rank;
-    if (ra < 2 || rb < 2 || n != std::max(ra, rb))
-        throw shape_error("cuda matmul: takes operands of rank >= 2 and an output of the larger rank, got " +
-                          a.shape.str() + " @ " + b.shape.str() + " -> " + c.shape.str());
-    const index_t M = a.shape[ra - 2], K = a.shape[ra - 1], N = b.shape[rb - 1];
-    bool fits = b.shape[rb - 2] == K && c.shape[n - 2] == M && c.shape[n - 1] == N;
-    std::vector<detail::BatchAxis> axes;
-    for (int i = 0; i < n - 2 && fits; ++i) {
-        const index_t d = c.shape[i];
-        const index_t da = i < n - ra ? 1 : a.shape[i - (n - ra)], db = i < n - rb ? 1 : b.shape[i - (n - rb)];
-        fits = (da == d || da == 1) && (db == d || db == 1);
-        if (d > 1 && c.strides[i] == 0)
-            throw shape_error("cuda matmul: output c " + c.shape.str() + " has stride 0 on axis " + std::to_string(i) +
-                              " (strides " + c.strides.str() + "): its elements alias");
-        axes.push_back({d, da == 1 ? 0 : a.strides[i - (n - ra)], db == 1 ? 0 : b.strides[i - (n - rb)], c.strides[i]});
-    }
-    if (!fits) throw shape_error("cuda matmul: shapes " + a.shape.str() + " @ " + b.shape.str() + " do not give " + c.shape.str());
+    const index_t M = shape.M, K = shape.K, N = shape.N;
     if (c.numel() == 0) return;
     const index_t scr = c.strides[n - 2], scc = c.strides[n - 1];
     if (scc != 1 && N != 1) {
@@ -239,20 +174,15 @@ void matmul(StridedView<const T> a, StridedView<const T> b, const T* bias, Epilo
     if (M > 1 && scr < N) throw shape_error("cuda matmul: output rows of " + c.shape.str() + " overlap (strides " + c.strides.str() + ")");
     const std::int64_t ldc = M == 1 ? std::max<index_t>(N, 1) : scr;
 
-    std::vector<detail::BatchAxis> batch = detail::collapse_batch(std::move(axes));
-    detail::BatchAxis inner = batch.empty() ? detail::BatchAxis{1, 0, 0, 0} : batch.back();
-    if (!batch.empty()) batch.pop_back();
-    index_t outer = 1;
-    for (const auto& ax : batch) outer *= ax.n;
+    const BatchSplit split = split_batch(shape.axes);
+    const std::vector<BatchAxis>& batch = split.outer;
+    const BatchAxis inner = split.inner;
+    const index_t outer = split.steps;
     if (inner.n > INT_MAX) throw shape_error("cuda matmul: a batch of " + std::to_string(inner.n) + " matrices exceeds cuBLASLt's int32 count");
 
     if (K == 0) {  // the product is empty: c = epilogue(bias)
         for (index_t q = 0; q < outer; ++q) {
-            std::int64_t oc = 0;
-            for (index_t i = index_t(batch.size()) - 1, rem = q; i >= 0; --i) {
-                oc += (rem % batch[i].n) * batch[i].sc;
-                rem /= batch[i].n;
-            }
+            const std::int64_t oc = outer_offsets(batch, q).c;
             const index_t work = inner.n * M * N;
             detail::fill_empty_product_kernel<T><<<grid_stride_blocks(work), block_threads, 0, current_stream()>>>(
                 c.data + oc, bias, ep, inner.n, inner.sc, M, N, ldc);
@@ -272,8 +202,9 @@ void matmul(StridedView<const T> a, StridedView<const T> b, const T* bias, Epilo
     }
 
     LtContext& ctx = LtContext::get();
-    const detail::LtOperand la = detail::describe(M, K, a.strides[ra - 2], a.strides[ra - 1], a.strides, "a");
-    const detail::LtOperand lb = detail::describe(K, N, b.strides[rb - 2], b.strides[rb - 1], b.strides, "b");
+    const LtMatrix ma = describe_matrix(M, K, a.strides[ra - 2], a.strides[ra - 1], a.strides, "a");
+    const LtMatrix mb = describe_matrix(K, N, b.strides[rb - 2], b.strides[rb - 1], b.strides, "b");
+    const cublasOperation_t op_a = ma.transposed ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = mb.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
     const std::int32_t count = static_cast<std::int32_t>(inner.n);
     constexpr cudaDataType_t type = detail::lt_data_type<T>();
     const cublasComputeType_t compute =
@@ -283,19 +214,20 @@ void matmul(StridedView<const T> a, StridedView<const T> b, const T* bias, Epilo
     else if (ep == Epilogue::gelu_tanh) epi = CUBLASLT_EPILOGUE_GELU;
     else if (ep == Epilogue::relu) epi = CUBLASLT_EPILOGUE_RELU;
     // Views start anywhere in their buffers, and each step of a batch moves the pointer.
-    std::uint32_t align_a = detail::alignment_of(b.data, sizeof(T), {inner.sb}),
-                  align_b = detail::alignment_of(a.data, sizeof(T), {inner.sa}),
-                  align_c = detail::alignment_of(c.data, sizeof(T), {inner.sc});
+    const auto address = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p); };
+    std::uint32_t align_a = alignment_of(address(b.data), sizeof(T), {inner.sb}),
+                  align_b = alignment_of(address(a.data), sizeof(T), {inner.sa}),
+                  align_c = alignment_of(address(c.data), sizeof(T), {inner.sc});
     for (const auto& ax : batch) {
-        align_a = std::min(align_a, detail::alignment_of(b.data, sizeof(T), {ax.sb}));
-        align_b = std::min(align_b, detail::alignment_of(a.data, sizeof(T), {ax.sa}));
-        align_c = std::min(align_c, detail::alignment_of(c.data, sizeof(T), {ax.sc}));
+        align_a = std::min(align_a, alignment_of(address(b.data), sizeof(T), {ax.sb}));
+        align_b = std::min(align_b, alignment_of(address(a.data), sizeof(T), {ax.sa}));
+        align_c = std::min(align_c, alignment_of(address(c.data), sizeof(T), {ax.sc}));
     }
     int device = 0;
     WARD_CUDA_CHECK(cudaGetDevice(&device));
     const std::vector<std::int64_t> key{device, std::int64_t(type), std::int64_t(compute), std::int64_t(epi),
-                                        std::int64_t(lb.op), std::int64_t(lb.rows), std::int64_t(lb.cols), lb.ld,
-                                        std::int64_t(la.op), std::int64_t(la.rows), std::int64_t(la.cols), la.ld,
+                                        std::int64_t(mb.transposed), std::int64_t(mb.rows), std::int64_t(mb.cols), mb.ld,
+                                        std::int64_t(ma.transposed), std::int64_t(ma.rows), std::int64_t(ma.cols), ma.ld,
                                         N, M, ldc, count, inner.sa, inner.sb, inner.sc, align_a, align_b, align_c};
 
     auto& plans = detail::lt_plans();
@@ -305,8 +237,8 @@ void matmul(StridedView<const T> a, StridedView<const T> b, const T* bias, Epilo
         detail::LtHandles& h = plan->h;
         WARD_CUDA_CHECK(cublasLtMatmulDescCreate(&h.op, compute, CUDA_R_32F));
         // Column-major: C^T (N x M) = op(B buffer) (N x K) * op(A buffer) (K x M).
-        WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_TRANSA, &lb.op, sizeof lb.op));
-        WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_TRANSB, &la.op, sizeof la.op));
+        WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_TRANSA, &op_b, sizeof op_b));
+        WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_TRANSB, &op_a, sizeof op_a));
         WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
         if (bias) {
             // The bias has the output's type (cuBLASLt's default for a bf16 or f32 D), stated anyway.
@@ -314,8 +246,8 @@ void matmul(StridedView<const T> a, StridedView<const T> b, const T* bias, Epilo
             WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type));
             WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
         }
-        detail::make_layout(&h.a, type, lb.rows, lb.cols, lb.ld, count, inner.sb);
-        detail::make_layout(&h.b, type, la.rows, la.cols, la.ld, count, inner.sa);
+        detail::make_layout(&h.a, type, mb.rows, mb.cols, mb.ld, count, inner.sb);
+        detail::make_layout(&h.b, type, ma.rows, ma.cols, ma.ld, count, inner.sa);
         detail::make_layout(&h.c, type, std::uint64_t(N), std::uint64_t(M), ldc, count, inner.sc);
 
         WARD_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&h.pref));
@@ -339,16 +271,9 @@ void matmul(StridedView<const T> a, StridedView<const T> b, const T* bias, Epilo
     const detail::LtHandles& h = plan.h;
     const float alpha = 1.0f, beta = 0.0f;
     for (index_t q = 0; q < outer; ++q) {
-        std::int64_t oa = 0, ob = 0, oc = 0;
-        for (index_t i = index_t(batch.size()) - 1, rem = q; i >= 0; --i) {
-            const index_t idx = rem % batch[i].n;
-            rem /= batch[i].n;
-            oa += idx * batch[i].sa;
-            ob += idx * batch[i].sb;
-            oc += idx * batch[i].sc;
-        }
-        WARD_CUDA_CHECK(cublasLtMatmul(ctx.handle, h.op, &alpha, b.data + ob, h.a, a.data + oa, h.b, &beta, c.data + oc,
-                                       h.c, c.data + oc, h.c, &plan.algo, ctx.workspace, LtContext::workspace_bytes,
+        const BatchOffsets o = outer_offsets(batch, q);
+        WARD_CUDA_CHECK(cublasLtMatmul(ctx.handle, h.op, &alpha, b.data + o.b, h.a, a.data + o.a, h.b, &beta, c.data + o.c,
+                                       h.c, c.data + o.c, h.c, &plan.algo, ctx.workspace, LtContext::workspace_bytes,
                                        current_stream()));
     }
 }
