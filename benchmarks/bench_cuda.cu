@@ -1,7 +1,10 @@
 // The CUDA executor against the memory system: each kernel's bandwidth (bytes it must read and
 // write over its time, on CUDA events) as a fraction of a device-to-device copy of the same bytes,
-// measured in the same run; then causal attention forward and forward + backward in TFLOP/s (the
-// peer is torch_cuda_ops.py's SDPA at the same shape). Exits 77 where no GPU exists.
+// measured in the same run. Then the compute-bound rows torch_cuda_ops.py prints for its peers:
+// matmul 4096^3 and 8192^3 in f32, TF32 and bf16 (TFLOP/s), and one AdamW step over GPT-2 small's
+// 124M parameters in 148 tensors (GB/s over the bytes it must read and write); causal attention
+// forward and forward + backward in f32 (TFLOP/s; the peer is torch_cuda_ops.py's SDPA at the same
+// shape). Exits 77 where no GPU exists.
 //
 //   bench_cuda [elements]      (default 64M f32)
 #include <cmath>
@@ -9,8 +12,10 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <ward/cuda.cuh>
+#include <ward/optim/adam.hpp>
 
 using namespace ward;
 namespace bc = ward::backend::cuda;
@@ -89,6 +94,49 @@ int main(int argc, char** argv) {
         report("sum(m, 0)  (columns of " + std::to_string(n / 8192) + ")", bytes, time_ms([&] { (void)sum(m, 0); }, reps));
         report("argmax(m, 1)  (rows of 8192)", bytes, time_ms([&] { (void)argmax(m, 1); }, reps));
     }
+    // Matmul through cuBLASLt: 2 M N K flops, as torch_cuda_ops.py counts them.
+    for (index_t size : {index_t(4096), index_t(8192)}) {
+        const double flops = 2.0 * double(size) * double(size) * double(size);
+        auto row = [&](const char* name, double ms) {
+            std::printf("%-44s %9.3f ms %8.1f TFLOP/s\n", ("matmul " + std::to_string(size) + "^3 " + name).c_str(), ms,
+                        flops / ms / 1e9);
+        };
+        Tensor<float, cuda> p = normal<float, cuda>(g, {size, size}), q = normal<float, cuda>(g, {size, size});
+        bc::set_allow_tf32(false);
+        row("f32", time_ms([&] { (void)matmul(p, q); }, 10));
+        bc::set_allow_tf32(true);
+        row("TF32", time_ms([&] { (void)matmul(p, q); }, 10));
+        bc::set_allow_tf32(false);
+        Tensor<bf16, cuda> pb(cast<bf16>(p)), qb(cast<bf16>(q));
+        row("bf16", time_ms([&] { (void)matmul(pb, qb); }, 10));
+    }
+
+    // One AdamW step over GPT-2 small's parameters (124M in 148 tensors), all in one multi-tensor
+    // call: reads p, g, m, v and writes p, m, v, 28 bytes per parameter.
+    {
+        const index_t C = 768, V = 50257, L = 12;
+        std::vector<Shape> shapes{{V, C}, {1024, C}};
+        for (index_t l = 0; l < L; ++l)
+            for (const Shape& s : {Shape{C}, Shape{C}, Shape{C, 3 * C}, Shape{3 * C}, Shape{C, C}, Shape{C}, Shape{C},
+                                   Shape{C}, Shape{C, 4 * C}, Shape{4 * C}, Shape{4 * C, C}, Shape{C}})
+                shapes.push_back(s);
+        shapes.push_back({C});
+        shapes.push_back({C});
+        optim::ParameterList<float, cuda> params;
+        double count = 0;
+        for (std::size_t i = 0; i < shapes.size(); ++i) {
+            params.push_back({"p" + std::to_string(i), normal<float, cuda>(g, shapes[i]), normal<float, cuda>(g, shapes[i])});
+            count += double(shapes[i].numel());
+        }
+        optim::AdamW<float, cuda> opt(params, {.lr = 1e-4});
+        opt.set_check_finite(false);  // as torch's fused step, which checks nothing without a grad scaler
+        const std::string what = "AdamW step (" + std::to_string(std::llround(count / 1e6)) + "M in " +
+                                 std::to_string(shapes.size()) + " tensors)";
+        report(what, 28 * count, time_ms([&] { opt.step(); }, 10));
+        opt.set_check_finite(true);
+        report(what + " + finite check", 28 * count, time_ms([&] { opt.step(); }, 10));
+    }
+
     // Causal attention, f32, through the fused kernels (tensor/fused.hpp), at torch_cuda_ops.py's
     // SDPA shape; FLOPs counted as there: 4 B H T^2 hd / 2 forward (q k^T and p v, half the pairs
     // causal), 3.5 times that forward + backward.

@@ -2,8 +2,9 @@
 """The PyTorch peer of bench_cuda, run in the same device job (scripts/gpu-check.sh packs it): the same
 element-wise, broadcast, strided and reduction work on the same sizes, eager and under torch.compile,
 against the same D2D copy, timed with CUDA events (mean of 20 runs after warm-up); then what bench_cuda
-does not cover yet, as the targets of issue 16: matmul 4096^3 / 8192^3 in f32, TF32 and bf16, and causal
-attention forward + backward (SDPA, bf16 and f32, batch 16, 12 heads of 64, T = 1024).
+does not cover yet, as the targets of issue 16: matmul 4096^3 / 8192^3 in f32, TF32 and bf16, one AdamW
+step over GPT-2 small's 124M parameters in 148 tensors (fused and foreach), and causal attention forward +
+backward (SDPA, bf16 and f32, batch 16, 12 heads of 64, T = 1024).
 
     python3 torch_cuda_ops.py [ELEMENTS] [--no-compile]      (default 64M f32; exits 77 without a GPU)
 """
@@ -93,6 +94,24 @@ def main():
             ms = time_ms(lambda: p @ q, reps=10)
             print(f"{'matmul ' + str(size) + '^3 ' + name:<44} {ms:9.3f} ms {2 * size**3 / ms / 1e9:8.1f} TFLOP/s", flush=True)
     torch.backends.cuda.matmul.allow_tf32 = False
+
+    # One AdamW step over GPT-2 small's parameters: reads p, g, m, v and writes p, m, v (28 bytes each).
+    C, V, L = 768, 50257, 12
+    shapes = [(V, C), (1024, C)]
+    for _ in range(L):
+        shapes += [(C,), (C,), (C, 3 * C), (3 * C,), (C, C), (C,), (C,), (C,), (C, 4 * C), (4 * C,), (4 * C, C), (C,)]
+    shapes += [(C,), (C,)]
+    params = [torch.randn(s, device=dev, requires_grad=True) for s in shapes]
+    for p in params:
+        p.grad = torch.randn_like(p)
+    count = sum(p.numel() for p in params)
+    for tag, kw in (("fused", {"fused": True}), ("foreach", {"foreach": True})):
+        opt = torch.optim.AdamW(params, lr=1e-4, **kw)
+        ms = time_ms(opt.step, reps=10)
+        report(f"AdamW step ({round(count / 1e6)}M in {len(shapes)} tensors) [{tag}]", 28 * count, ms)
+        del opt
+    del params
+    torch.cuda.empty_cache()
 
     B, H, T, Dh = 16, 12, 1024, 64
     flops = 4 * B * H * T * T * Dh / 2  # causal: half the (T, T) products, QK^T and PV

@@ -24,6 +24,10 @@ using optim::Parameter;
 using optim::ParameterList;
 using Floats = boost::mpl::list<float, double>;
 
+// The CPU has no multi-tensor Adam kernel: its optimisers step each parameter with expressions.
+static_assert(!has_multi_tensor_adam<float, cpu> && !has_multi_tensor_adam<bf16, cpu>);
+static_assert(!optim::detail::updates_all<optim::AdamRule<true>, float, cpu, 3>);
+
 namespace {
 
 const std::filesystem::path torch_reference =

@@ -30,6 +30,21 @@ WARD_MATH_UNARY(fabs, fabsf, fabs)
 WARD_MATH_UNARY(log1p, log1pf, log1p)
 #undef WARD_MATH_UNARY
 
+/// a * b and a + b, each rounded on its own. In device code nvcc fuses a * b + c into one FMA
+/// (one rounding), which the CPU build (no FMA in its target) does not; values that must agree
+/// bit for bit across devices (random draws) are computed with these.
+#if WARD_DEVICE_CODE
+WARD_HOST_DEVICE inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+WARD_HOST_DEVICE inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+WARD_HOST_DEVICE inline float add_rn(float a, float b) { return __fadd_rn(a, b); }
+WARD_HOST_DEVICE inline double add_rn(double a, double b) { return __dadd_rn(a, b); }
+#else
+WARD_HOST_DEVICE inline float mul_rn(float a, float b) { return a * b; }
+WARD_HOST_DEVICE inline double mul_rn(double a, double b) { return a * b; }
+WARD_HOST_DEVICE inline float add_rn(float a, float b) { return a + b; }
+WARD_HOST_DEVICE inline double add_rn(double a, double b) { return a + b; }
+#endif
+
 #if WARD_DEVICE_CODE
 WARD_HOST_DEVICE inline float exp(float x) { return ::expf(x); }
 WARD_HOST_DEVICE inline float tanh(float x) { return ::tanhf(x); }

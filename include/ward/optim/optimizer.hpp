@@ -13,6 +13,9 @@
 //   update(options, value, grad, state, lr, weight_decay)
 //                                       one step for one parameter (state.step already counts it);
 //                                       writes value and the buffers in place
+//   update_all(options, span<ParamStep>)  optional, for the (T, D) it is declared for: one step for
+//                                       every parameter at once (a device's multi-tensor kernel),
+//                                       called instead of update when the rule has it
 //
 // Saved state, under a caller's prefix (so one checkpoint can also hold the model's weights):
 //   tensors   <prefix>state.<param name>.<buffer>          e.g. state.h.0.attn.w.exp_avg
@@ -31,6 +34,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -64,6 +68,23 @@ struct ParamState {
     std::int64_t step = 0;
     std::array<Tensor<T, D>, N> buffers;
 };
+
+/// One parameter's share of a step, for a rule that updates every parameter in one call: the
+/// parameter, its state (step already counting this step), and its group's lr (times the
+/// multiplier) and weight decay.
+template <FloatElement T, Device D, std::size_t N>
+struct ParamStep {
+    Parameter<T, D>* param;
+    ParamState<T, D, N>* state;
+    double lr, weight_decay;
+};
+
+namespace detail {
+template <class Rule, class T, class D, std::size_t N>
+concept updates_all = requires(const typename Rule::options_type& o, std::span<ParamStep<T, D, N>> all) {
+    Rule::update_all(o, all);
+};
+}  // namespace detail
 
 /// What a training loop and a checkpoint need from any optimiser.
 template <class O>
@@ -151,15 +172,33 @@ public:
                                           "' is not finite (max |g| = " + std::to_string(m) + "); no parameter was updated");
                 }
         }
-        for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
-            group_type& g = groups_[gi];
-            const double lr = *g.lr * lr_multiplier_;
-            for (std::size_t i = 0; i < g.params.size(); ++i) {
-                Parameter<T, D>& p = g.params[i];
-                if (!check_finite_) check_parameter(p);
-                state_type& s = states_[gi][i];
-                ++s.step;
-                Rule::update(options_, p.value, p.grad, s, lr, *g.weight_decay);
+        if constexpr (detail::updates_all<Rule, T, D, num_buffers>) {
+            // Every parameter in one call (the device's multi-tensor kernel): checked first, then stepped.
+            if (!check_finite_)
+                for (const auto& g : groups_)
+                    for (const auto& p : g.params) check_parameter(p);
+            std::vector<ParamStep<T, D, num_buffers>> all;
+            for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+                group_type& g = groups_[gi];
+                const double lr = *g.lr * lr_multiplier_;
+                for (std::size_t i = 0; i < g.params.size(); ++i) {
+                    state_type& s = states_[gi][i];
+                    ++s.step;
+                    all.push_back({&g.params[i], &s, lr, *g.weight_decay});
+                }
+            }
+            Rule::update_all(options_, std::span<ParamStep<T, D, num_buffers>>(all));
+        } else {
+            for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+                group_type& g = groups_[gi];
+                const double lr = *g.lr * lr_multiplier_;
+                for (std::size_t i = 0; i < g.params.size(); ++i) {
+                    Parameter<T, D>& p = g.params[i];
+                    if (!check_finite_) check_parameter(p);
+                    state_type& s = states_[gi][i];
+                    ++s.step;
+                    Rule::update(options_, p.value, p.grad, s, lr, *g.weight_decay);
+                }
             }
         }
         ++steps_;

@@ -107,12 +107,16 @@ namespace dist {
 template <class V>
 struct uniform {
     V lo, hi;
-    WARD_HOST_DEVICE V operator()(const RandomKey& k, std::uint64_t i) const { return lo + (hi - lo) * k.uniform<V>(i); }
+    WARD_HOST_DEVICE V operator()(const RandomKey& k, std::uint64_t i) const {
+        return math::add_rn(lo, math::mul_rn(hi - lo, k.uniform<V>(i)));  // no FMA: the same bits on every device
+    }
 };
 template <class V>
 struct normal {
     V mean, std;
-    WARD_HOST_DEVICE V operator()(const RandomKey& k, std::uint64_t i) const { return mean + std * k.normal<V>(i); }
+    WARD_HOST_DEVICE V operator()(const RandomKey& k, std::uint64_t i) const {
+        return math::add_rn(mean, math::mul_rn(std, k.normal<V>(i)));
+    }
 };
 template <class V>
 struct bernoulli {

@@ -1,8 +1,9 @@
 #pragma once
-// Backend<cuda>: the heavy ops of tensor/ops.hpp on the GPU, with the CPU's signatures: f32
-// matmul through cuBLASLt with fused bias/activation; softmax and log-softmax, layer and RMS norm,
-// embedding gather and scatter-add, and concat through ward's own kernels (f32, and bf16 stored
-// with f32 math); and all the fused kernels of tensor/fused.hpp, in f32: causal attention
+// Backend<cuda>: the heavy ops of tensor/ops.hpp on the GPU, with the CPU's signatures: f32 (TF32
+// opt-in) and bf16 matmul through cuBLASLt with fused bias/activation, over broadcast batch axes;
+// softmax and log-softmax, layer and RMS norm, embedding gather and scatter-add, and concat through
+// ward's own kernels (f32, and bf16 stored with f32 math); Adam/AdamW over every parameter in one
+// multi-tensor kernel; and all the fused kernels of tensor/fused.hpp, in f32: causal attention
 // (FlashAttention-2 style, forward and backward), GELU (tanh) and its gradient, gemm_accumulate
 // (cuBLASLt, beta = 1), the norm backward and the cross-entropy rows (loss and token log-probs,
 // forward and backward). Every pointer is device memory; work is queued on the current stream.
@@ -12,6 +13,7 @@
 #include <span>
 #include <type_traits>
 
+#include "ward/backend/cuda/adam.cuh"
 #include "ward/backend/cuda/attention.cuh"
 #include "ward/backend/cuda/concat.cuh"
 #include "ward/backend/cuda/cross_entropy.cuh"
@@ -32,14 +34,18 @@ template <>
 struct Backend<cuda> {
     template <class T>
     static void matmul(StridedView<const T> a, StridedView<const T> b, const T* bias, Activation act, StridedView<T> c) {
-        static_assert(std::is_same_v<T, float>, "ward: the CUDA matmul takes f32 tensors so far");
-        if (c.shape.rank > 3) {
-            throw shape_error("cuda matmul: batch of more than one axis (" + c.shape.str() + ") is not supported yet");
-        }
+        static_assert(std::is_same_v<T, float> || std::is_same_v<T, bf16>,
+                      "ward: the CUDA matmul takes f32 or bf16 tensors (f64 has no cuBLASLt epilogue path here)");
         auto ep = act == Activation::gelu_tanh ? backend::cuda::Epilogue::gelu_tanh
                   : act == Activation::relu    ? backend::cuda::Epilogue::relu
                                                : backend::cuda::Epilogue::none;
-        backend::cuda::matmul(a, b, bias, ep, c);
+        backend::cuda::matmul<T>(a, b, bias, ep, c);
+    }
+    // Adam/AdamW over a list of tensors in a few launches (tensor/multi_tensor.hpp), f32 and bf16.
+    template <class T>
+        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+    static void multi_tensor_adam(std::span<const AdamSlot<T>> slots, const AdamConstants<compute_t<T>>& k) {
+        backend::cuda::multi_tensor_adam<T>(slots, k);
     }
     template <class T>
     static void softmax(StridedView<const T> x, StridedView<T> y, bool log) {
