@@ -46,7 +46,9 @@ inline const char* layout_name(Layout l) {
     return "?";
 }
 inline constexpr Layout all_layouts[] = {Layout::contig, Layout::transposed, Layout::sliced, Layout::empty, Layout::scalar};
-inline bool timed(Layout l) { return l == Layout::contig || l == Layout::transposed || l == Layout::sliced; }
+/// The perf mode times the dense layout (and the strided ones of a few ops, below): each timed case
+/// draws its large inputs on the host, which costs more than the op.
+inline bool timed(Layout l) { return l == Layout::contig; }
 
 /// A (7, 33) operand (perf: (4096, 4096)) in layout l: dense, a transposed view, every other column
 /// of a wider tensor; or an empty (0, 33) or rank-0 one. `desc` receives its description.
@@ -68,7 +70,8 @@ Tensor<T, D> laid_out(std::uint64_t seed, Layout l, bool big, Domain dom, std::s
 template <class T, class Ref, class Dev, class F>
 void add_unary(Table<Ref, Dev>& t, const std::string& name, F f, Domain dom, Kind kind) {
     for (Layout l : all_layouts)
-        t.add(name, layout_name(l), dtype_name<T>(), kind, false, timed(l), [f, l, dom](auto tag, bool big) {
+        t.add(name, layout_name(l), dtype_name<T>(), kind, false,
+              timed(l) || (name == "exp" && (l == Layout::transposed || l == Layout::sliced)), [f, l, dom](auto tag, bool big) {
             using D = typename decltype(tag)::type;
             Prepared p;
             Tensor<T, D> x = laid_out<T, D>(11, l, big, dom, p.shape);
@@ -113,7 +116,7 @@ std::pair<Tensor<T, D>, Tensor<T, D>> operands(Pair p, bool big, Domain da, Doma
 template <class T, class Ref, class Dev, class F>
 void add_binary(Table<Ref, Dev>& t, const std::string& name, F f, Domain da, Domain db, Kind kind) {
     for (Pair pr : all_pairs)
-        t.add(name, pair_name(pr), dtype_name<T>(), kind, false, pr != Pair::empty && pr != Pair::number,
+        t.add(name, pair_name(pr), dtype_name<T>(), kind, false, pr == Pair::same || pr == Pair::row,
               [f, pr, da, db](auto tag, bool big) {
                   using D = typename decltype(tag)::type;
                   Prepared p;
@@ -240,7 +243,7 @@ void add_reductions(Table<Ref, Dev>& t) {
             for (Layout l : {Layout::contig, Layout::transposed, Layout::empty}) {
                 if (l == Layout::empty && !empty_ok) continue;
                 const char* on = over == last_keep ? "axis -1 keepdim" : over == first ? "axis 0" : "all";
-                t.add(name, std::string(layout_name(l)) + ", " + on, dtype_name<T>(), kind, false, l != Layout::empty,
+                t.add(name, std::string(layout_name(l)) + ", " + on, dtype_name<T>(), kind, false, l == Layout::contig,
                       [red, red_all, over, l](auto tag, bool big) {
                           using D = typename decltype(tag)::type;
                           Prepared p;
@@ -495,7 +498,7 @@ void add_gathers(Table<Ref, Dev>& t) {
         p.run = [x] {
             auto parts = ward::split(x, {5, 20, 8}, 1);
             Results r;
-            for (std::size_t i = 0; i < parts.size(); ++i) r.add("part" + std::to_string(i), parts[i].contiguous());
+            for (std::size_t i = 0; i < parts.size(); ++i) r.add(numbered("part", i), parts[i].contiguous());
             return r;
         };
         return p;
@@ -517,30 +520,38 @@ Results forward_backward(const F& f, const std::vector<Tensor<T, D>>& xs, std::u
     Results r;
     r.add("y", y.value());
     for (std::size_t i = 0; i < vs.size(); ++i) {
-        if (vs[i].grad().defined()) r.add("d" + std::to_string(i), vs[i].grad());
-        else r.add("d" + std::to_string(i) + " (none)", Tensor<T, D>::empty(Shape{0}));
+        if (vs[i].grad().defined()) r.add(numbered("d", i), vs[i].grad());
+        else r.add(numbered("d", i) + " (none)", Tensor<T, D>::empty(Shape{0}));
     }
     return r;
 }
 
 /// A gradient case: `inputs(tag, big, desc)` builds the leaves' values, `f(vars)` the op on the tape.
-template <class T, class Ref, class Dev, class In, class F>
+/// Matmul: the op runs a matmul (matmul_takes<T, D> decides whether it is there).
+template <class T, bool Matmul = false, class Ref, class Dev, class In, class F>
 void add_grad(Table<Ref, Dev>& t, const std::string& op, const std::string& variant, Kind kind, bool perf, In inputs, F f,
               double flops_big = 0) {
     t.add(op + ".grad", variant, dtype_name<T>(), kind, true, perf, [inputs, f, flops_big](auto tag, bool big) {
         using D = typename decltype(tag)::type;
-        Prepared p;
-        std::vector<Tensor<T, D>> xs = inputs(tag, big, p.shape);
-        for (const auto& x : xs) p.bytes += 3.0 * double(x.numel()) * sizeof(T);
-        if (flops_big > 0 && big) p.flops = flops_big;
-        auto upstream = std::make_shared<Tensor<T, D>>();
-        p.run = [f, xs, upstream] { return forward_backward<T, D>(f, xs, 101, upstream); };
-        return p;
+        if constexpr (Matmul && !matmul_takes<T, D>) {
+            return Prepared::unsupported("Backend::matmul takes no " + std::string(dtype_name<T>()));
+        } else {
+            Prepared p;
+            std::vector<Tensor<T, D>> xs = inputs(tag, big, p.shape);
+            for (const auto& x : xs) p.bytes += 3.0 * double(x.numel()) * sizeof(T);
+            if (flops_big > 0 && big) p.flops = flops_big;
+            auto upstream = std::make_shared<Tensor<T, D>>();
+            p.run = [f, xs, upstream] { return forward_backward<T, D>(f, xs, 101, upstream); };
+            return p;
+        }
     });
 }
 
+/// Every op's gradient in f32; in bf16 a subset (one or two of each family): the tape's ops are
+/// templates over the element type, so the subset exercises each device's bf16 paths.
 template <class T, class Ref, class Dev>
 void add_grads(Table<Ref, Dev>& t) {
+    constexpr bool all = std::is_same_v<T, float>;
     // Unary: dense and transposed input.
     auto unary = [&t](const std::string& name, auto f, Domain dom) {
         for (Layout l : {Layout::contig, Layout::transposed})
@@ -551,27 +562,29 @@ void add_grads(Table<Ref, Dev>& t) {
                         },
                         [f](const auto& v) { return f(v[0]); });
     };
-    unary("neg", [](const auto& x) { return -x; }, Domain::normal);
     unary("exp", [](const auto& x) { return ag::exp(x); }, Domain::normal);
-    unary("log", [](const auto& x) { return ag::log(x); }, Domain::positive);
-    unary("sqrt", [](const auto& x) { return ag::sqrt(x); }, Domain::positive);
-    unary("rsqrt", [](const auto& x) { return ag::rsqrt(x); }, Domain::positive);
-    unary("tanh", [](const auto& x) { return ag::tanh(x); }, Domain::normal);
-    unary("sigmoid", [](const auto& x) { return ag::sigmoid(x); }, Domain::normal);
-    unary("relu", [](const auto& x) { return ag::relu(x); }, Domain::normal);
     unary("gelu_tanh", [](const auto& x) { return ag::gelu_tanh(x); }, Domain::normal);
-    unary("abs", [](const auto& x) { return ag::abs(x); }, Domain::normal);
-    unary("square", [](const auto& x) { return ag::square(x); }, Domain::normal);
-    unary("log_sigmoid", [](const auto& x) { return ag::log_sigmoid(x); }, Domain::normal);
-    unary("pow(x,2.5)", [](const auto& x) { return ag::pow(x, 2.5); }, Domain::positive);
-    unary("clamp", [](const auto& x) { return ag::clamp(x, -0.5, 0.75); }, Domain::normal);
-    unary("dropout", [](const auto& x) {
-        ward::Generator g(5);
-        return ag::dropout(x, 0.25, g);
-    }, Domain::normal);
-    unary("fused swish", [](const auto& x) {
-        return ag::fused([](auto a) { return a * ward::sigmoid(a); }, x);
-    }, Domain::normal);
+    if constexpr (all) {
+        unary("neg", [](const auto& x) { return -x; }, Domain::normal);
+        unary("log", [](const auto& x) { return ag::log(x); }, Domain::positive);
+        unary("sqrt", [](const auto& x) { return ag::sqrt(x); }, Domain::positive);
+        unary("rsqrt", [](const auto& x) { return ag::rsqrt(x); }, Domain::positive);
+        unary("tanh", [](const auto& x) { return ag::tanh(x); }, Domain::normal);
+        unary("sigmoid", [](const auto& x) { return ag::sigmoid(x); }, Domain::normal);
+        unary("relu", [](const auto& x) { return ag::relu(x); }, Domain::normal);
+        unary("abs", [](const auto& x) { return ag::abs(x); }, Domain::normal);
+        unary("square", [](const auto& x) { return ag::square(x); }, Domain::normal);
+        unary("log_sigmoid", [](const auto& x) { return ag::log_sigmoid(x); }, Domain::normal);
+        unary("pow(x,2.5)", [](const auto& x) { return ag::pow(x, 2.5); }, Domain::positive);
+        unary("clamp", [](const auto& x) { return ag::clamp(x, -0.5, 0.75); }, Domain::normal);
+        unary("dropout", [](const auto& x) {
+            ward::Generator g(5);
+            return ag::dropout(x, 0.25, g);
+        }, Domain::normal);
+        unary("fused swish", [](const auto& x) {
+            return ag::fused([](auto a) { return a * ward::sigmoid(a); }, x);
+        }, Domain::normal);
+    }
 
     // Binary, with broadcasting (the gradient of a broadcast operand is summed back to its shape).
     auto binary = [&t](const std::string& name, auto f, Domain da, Domain db) {
@@ -584,18 +597,20 @@ void add_grads(Table<Ref, Dev>& t) {
                         },
                         [f](const auto& v) { return f(v[0], v[1]); });
     };
-    binary("add", [](const auto& a, const auto& b) { return a + b; }, Domain::normal, Domain::normal);
-    binary("sub", [](const auto& a, const auto& b) { return a - b; }, Domain::normal, Domain::normal);
     binary("mul", [](const auto& a, const auto& b) { return a * b; }, Domain::normal, Domain::normal);
-    binary("div", [](const auto& a, const auto& b) { return a / b; }, Domain::normal, Domain::nonzero);
-    binary("maximum", [](const auto& a, const auto& b) { return ag::maximum(a, b); }, Domain::normal, Domain::normal);
-    binary("where", [](const auto& a, const auto& b) {
-        using Vt = std::remove_cvref_t<decltype(a)>;
-        using D = typename Vt::device;
-        auto cond = Tensor<T, D>(a.value() > 0.f);
-        return ag::where(cond, a, b);
-    }, Domain::normal, Domain::normal);
-    binary("x*2-3/y+1", [](const auto& a, const auto& b) { return a * 2.0 - 3.0 / b + 1.0; }, Domain::normal, Domain::nonzero);
+    if constexpr (all) {
+        binary("add", [](const auto& a, const auto& b) { return a + b; }, Domain::normal, Domain::normal);
+        binary("sub", [](const auto& a, const auto& b) { return a - b; }, Domain::normal, Domain::normal);
+        binary("div", [](const auto& a, const auto& b) { return a / b; }, Domain::normal, Domain::nonzero);
+        binary("maximum", [](const auto& a, const auto& b) { return ag::maximum(a, b); }, Domain::normal, Domain::normal);
+        binary("where", [](const auto& a, const auto& b) {
+            using Vt = std::remove_cvref_t<decltype(a)>;
+            using D = typename Vt::device;
+            auto cond = Tensor<T, D>(a.value() > 0.f);
+            return ag::where(cond, a, b);
+        }, Domain::normal, Domain::normal);
+        binary("x*2-3/y+1", [](const auto& a, const auto& b) { return a * 2.0 - 3.0 / b + 1.0; }, Domain::normal, Domain::nonzero);
+    }
 
     // Reductions.
     auto reduction = [&t](const std::string& name, auto f) {
@@ -606,65 +621,65 @@ void add_grads(Table<Ref, Dev>& t) {
                     },
                     [f](const auto& v) { return f(v[0]); });
     };
-    reduction("sum all", [](const auto& x) { return ag::sum(x); });
     reduction("sum axis 0", [](const auto& x) { return ag::sum(x, 0); });
-    reduction("mean all", [](const auto& x) { return ag::mean(x); });
-    reduction("mean axis -1 keepdim", [](const auto& x) { return ag::mean(x, -1, true); });
-    reduction("max axis -1", [](const auto& x) { return ag::max(x, -1); });
     reduction("logsumexp axis -1", [](const auto& x) { return ag::logsumexp(x, -1); });
+    if constexpr (all) {
+        reduction("sum all", [](const auto& x) { return ag::sum(x); });
+        reduction("mean all", [](const auto& x) { return ag::mean(x); });
+        reduction("mean axis -1 keepdim", [](const auto& x) { return ag::mean(x, -1, true); });
+        reduction("max axis -1", [](const auto& x) { return ag::max(x, -1); });
+    }
 
-    // Views on the tape: each passes its gradient back through the view.
-    auto view = [&t](const std::string& name, auto f) {
-        add_grad<T>(t, name, "(2,3,5,4)", Kind::exact, false,
+    if constexpr (all) {
+        // Views on the tape: each passes its gradient back through the view.
+        auto view = [&t](const std::string& name, auto f) {
+            add_grad<T>(t, name, "(2,3,5,4)", Kind::exact, false,
+                        [](auto tag, bool, std::string& d) {
+                            using D = typename decltype(tag)::type;
+                            d = "(2,3,5,4)";
+                            return std::vector<Tensor<T, D>>{input<T, D>(131, {2, 3, 5, 4})};
+                        },
+                        [f](const auto& v) { return f(v[0]); });
+        };
+        view("reshape", [](const auto& x) { return ag::reshape(x, {6, 20}); });
+        view("permute", [](const auto& x) { return ag::permute(x, {0, 2, 1, 3}); });
+        view("transpose", [](const auto& x) { return ag::transpose(x); });
+        view("slice", [](const auto& x) { return ag::slice(x, 2, 1, 5, 2); });
+        view("select", [](const auto& x) { return ag::select(x, 1, 2); });
+        view("expand", [](const auto& x) { return ag::expand(ag::unsqueeze(x, 0), {3, 2, 3, 5, 4}); });
+        view("squeeze", [](const auto& x) { return ag::squeeze(ag::slice(x, 1, 0, 1), 1); });
+        view("split", [](const auto& x) {
+            auto parts = ag::split(x, {1, 3, 1}, 2);
+            return parts[0] * 2.0 + parts[2] - ag::sum(parts[1], 2, true);
+        });
+        add_grad<T>(t, "concat", "axis 1, 3 parts", Kind::exact, false,
                     [](auto tag, bool, std::string& d) {
                         using D = typename decltype(tag)::type;
-                        d = "(2,3,5,4)";
-                        return std::vector<Tensor<T, D>>{input<T, D>(131, {2, 3, 5, 4})};
+                        d = "(4,3)+(4,5)+(4,1)";
+                        return std::vector<Tensor<T, D>>{input<T, D>(132, {4, 3}), input<T, D>(133, {4, 5}), input<T, D>(134, {4, 1})};
                     },
-                    [f](const auto& v) { return f(v[0]); });
-    };
-    view("reshape", [](const auto& x) { return ag::reshape(x, {6, 20}); });
-    view("permute", [](const auto& x) { return ag::permute(x, {0, 2, 1, 3}); });
-    view("transpose", [](const auto& x) { return ag::transpose(x); });
-    view("slice", [](const auto& x) { return ag::slice(x, 2, 1, 5, 2); });
-    view("select", [](const auto& x) { return ag::select(x, 1, 2); });
-    view("expand", [](const auto& x) { return ag::expand(ag::unsqueeze(x, 0), {3, 2, 3, 5, 4}); });
-    view("squeeze", [](const auto& x) { return ag::squeeze(ag::slice(x, 1, 0, 1), 1); });
-    view("split", [](const auto& x) {
-        auto parts = ag::split(x, {1, 3, 1}, 2);
-        return parts[0] * 2.0 + parts[2] - ag::sum(parts[1], 2, true);
-    });
-    add_grad<T>(t, "concat", "axis 1, 3 parts", Kind::exact, false,
-                [](auto tag, bool, std::string& d) {
-                    using D = typename decltype(tag)::type;
-                    d = "(4,3)+(4,5)+(4,1)";
-                    return std::vector<Tensor<T, D>>{input<T, D>(132, {4, 3}), input<T, D>(133, {4, 5}), input<T, D>(134, {4, 1})};
-                },
-                [](const auto& v) { return ag::concat(v, 1); });
+                    [](const auto& v) { return ag::concat(v, 1); });
+    }
 
     // Heavy ops.
-    if constexpr (true) {
+    {
         auto mm = [&t](const std::string& variant, Shape a, Shape b, Shape ba, Shape bb, bool perf) {
-            add_grad<T>(t, "matmul", variant, Kind::matmul, perf,
+            add_grad<T, true>(t, "matmul", variant, Kind::matmul, perf,
                         [a, b, ba, bb](auto tag, bool big, std::string& d) {
                             using D = typename decltype(tag)::type;
                             Shape sa = big ? ba : a, sb = big ? bb : b;
                             d = str(sa) + "@" + str(sb);
                             return std::vector<Tensor<T, D>>{input<T, D>(141, sa), input<T, D>(142, sb)};
                         },
-                        [](const auto& v) {
-                            using D = typename std::remove_cvref_t<decltype(v[0])>::device;
-                            if constexpr (!matmul_takes<T, D>) throw ward::value_error("unreachable");
-                            else return ag::matmul(v[0], v[1]);
-                        },
+                        [](const auto& v) { return ag::matmul(v[0], v[1]); },
                         3 * 2.0 * double(ba.numel()) * double(bb[bb.rank - 1]));
         };
         mm("(17,33)@(33,9)", {17, 33}, {33, 9}, {4096, 4096}, {4096, 4096}, true);
         mm("batch bcast", {2, 3, 17, 33}, {33, 9}, {8, 1024, 1024}, {1024, 1024}, false);
     }
-    for (int act = 0; act < 4; ++act) {
+    if constexpr (all) for (int act = 0; act < 4; ++act) {
         const char* names[] = {"no bias", "bias", "bias+relu", "bias+gelu"};
-        add_grad<T>(t, "linear", names[act], Kind::matmul, act == 3,
+        add_grad<T, true>(t, "linear", names[act], Kind::matmul, act == 3,
                     [act](auto tag, bool big, std::string& d) {
                         using D = typename decltype(tag)::type;
                         const index_t N = big ? 8192 : 11, I = big ? 1024 : 33, O = big ? 4096 : 9;
@@ -758,15 +773,17 @@ void add_losses(Table<Ref, Dev>& t) {
                     },
                     f);
     };
-    pointwise("mse", [](const auto& v) {
-        using D = typename std::remove_cvref_t<decltype(v[0])>::device;
-        return ag::mse(v[0], input<T, D>(193, {7, 33}));
-    });
-    pointwise("bce_with_logits", [](const auto& v) {
-        using D = typename std::remove_cvref_t<decltype(v[0])>::device;
-        return ag::bce_with_logits(v[0], input<T, D>(194, {7, 33}, Domain::unit));
-    });
-    pointwise("kl_div", [](const auto& v) { return ag::kl_div(v[0], v[1]); });
+    if constexpr (std::is_same_v<T, float>) {
+        pointwise("mse", [](const auto& v) {
+            using D = typename std::remove_cvref_t<decltype(v[0])>::device;
+            return ag::mse(v[0], input<T, D>(193, {7, 33}));
+        });
+        pointwise("bce_with_logits", [](const auto& v) {
+            using D = typename std::remove_cvref_t<decltype(v[0])>::device;
+            return ag::bce_with_logits(v[0], input<T, D>(194, {7, 33}, Domain::unit));
+        });
+        pointwise("kl_div", [](const auto& v) { return ag::kl_div(v[0], v[1]); });
+    }
 
     // Attention: grouped-query heads, a key offset with padding, q/k/v as permuted views of
     // (B, T, heads, hd) projections (as a model makes them).
@@ -780,13 +797,13 @@ void add_losses(Table<Ref, Dev>& t) {
                         {"permuted views", 2, 4, 4, 7, 7, 16, false, true},
                         {"one query", 1, 2, 1, 1, 6, 8, false, false}};
     for (const Att& a0 : atts)
-        add_grad<T>(t, "attention", a0.name, Kind::matmul, a0.name == atts[0].name,
+        add_grad<T, true>(t, "attention", a0.name, Kind::matmul, a0.name == atts[0].name,
                     [a0](auto tag, bool big, std::string& d) {
                         using D = typename decltype(tag)::type;
                         Att a = a0;
                         if (big) a = {a0.name, 4, 16, 16, 1024, 1024, 64, false, false};
-                        d = "B" + std::to_string(a.B) + " H" + std::to_string(a.H) + "/" + std::to_string(a.Hkv) + " T" +
-                            std::to_string(a.Tq) + " S" + std::to_string(a.S) + " hd" + std::to_string(a.hd);
+                        d = numbered("B", a.B) + numbered(" H", a.H) + numbered("/", a.Hkv) + numbered(" T", a.Tq) +
+                            numbered(" S", a.S) + numbered(" hd", a.hd);
                         auto heads = [&](std::uint64_t seed, index_t n, index_t rows) {
                             if (!a.permuted) return input<T, D>(seed, {a.B, n, rows, a.hd});
                             return input<T, D>(seed, {a.B, rows, n, a.hd}).permute({0, 2, 1, 3});
@@ -795,10 +812,7 @@ void add_losses(Table<Ref, Dev>& t) {
                     },
                     [a0](const auto& v) {
                         using D = typename std::remove_cvref_t<decltype(v[0])>::device;
-                        if constexpr (!matmul_takes<T, D>) {
-                            throw ward::value_error("unreachable");
-                            return v[0];
-                        } else {
+                        {
                             ag::AttentionMask<T, D> mask;
                             mask.offset = v[1].size(2) - v[0].size(2);
                             if (a0.pad && v[0].size(0) == a0.B) {
@@ -832,7 +846,9 @@ Table<Ref, Dev> make_table() {
     add_gathers<float>(t);
     add_gathers<bf16>(t);
     add_grads<float>(t);
+    add_grads<bf16>(t);
     add_losses<float>(t);
+    add_losses<bf16>(t);
     return t;
 }
 

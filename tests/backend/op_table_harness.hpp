@@ -163,9 +163,21 @@ Tensor<std::int64_t, D> ids(std::uint64_t seed, const Shape& shape, index_t n, i
     return Tensor<std::int64_t, ward::cpu>::from_vector(out, shape).template to<D>();
 }
 
+/// prefix followed by n ("d" 0 -> "d0"); appended, not `"d" + std::to_string(n)`, which g++ 12 at -O2
+/// warns about (a -Wrestrict false positive).
+template <class N>
+std::string numbered(const char* prefix, N n) {
+    std::string r = prefix;
+    r += std::to_string(n);
+    return r;
+}
+
 inline std::string str(const Shape& s) {
     std::string r = "(";
-    for (int i = 0; i < s.rank; ++i) r += (i ? "," : "") + std::to_string(s[i]);
+    for (int i = 0; i < s.rank; ++i) {
+        if (i) r += ',';
+        r += std::to_string(s[i]);
+    }
     return r + ")";
 }
 

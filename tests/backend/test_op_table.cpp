@@ -130,12 +130,36 @@ BOOST_AUTO_TEST_CASE(the_table_covers_the_library_s_ops) {
                            "split", "concat", "matmul", "linear", "softmax", "log_softmax", "layer_norm", "rms_norm",
                            "embedding", "cross_entropy", "token_log_probs", "mse", "bce_with_logits", "kl_div", "attention"};
     for (const char* op : grads) BOOST_TEST(dtypes.count(std::string(op) + ".grad") == 1u, op << ".grad");
+    const char* bf16_grads[] = {"exp", "gelu_tanh", "mul", "sum axis 0", "logsumexp axis -1", "matmul", "softmax",
+                                "log_softmax", "layer_norm", "rms_norm", "embedding", "cross_entropy", "token_log_probs",
+                                "attention"};
+    for (const char* op : bf16_grads) BOOST_TEST(dtypes[std::string(op) + ".grad"].count("bf16") == 1u, op << ".grad bf16");
     // The layouts: strided, broadcast, empty and rank-0 operands.
     for (const char* v : {"contig", "transposed", "sliced", "empty", "rank0"}) BOOST_TEST(variants["exp"].count(v) == 1u, v);
     for (const char* v : {"same", "bcast (R,1)x(1,C)", "bcast (R,C)x(C)", "a transposed", "b number", "empty"})
         BOOST_TEST(variants["add"].count(v) == 1u, v);
     BOOST_TEST(variants["matmul"].count("empty M") == 1u);
     BOOST_TEST(variants["softmax"].count("empty (0,17)") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_op_a_device_lacks_is_reported_not_failed) {
+    // What the CUDA program prints for a bf16 matmul while Backend<cuda>::matmul takes f32 only.
+    ot::Case c{"op", "contig", "bf16", ot::Kind::eltwise, false, false,
+               [](bool) {
+                   ot::Prepared p;
+                   p.run = [] { return ot::Results().add("y", ward::Tensor<float>::ones({3})); };
+                   return p;
+               },
+               [](bool) { return ot::Prepared::unsupported("takes no bf16"); }};
+    ot::Row r = ot::check(c, "gpu");
+    BOOST_TEST(r.status == "not on gpu");
+    BOOST_TEST(r.note == "takes no bf16");
+    BOOST_TEST(!r.failed());
+    // An exception on the device under test is a failure with its message.
+    c.dev = [](bool) -> ot::Prepared { throw ward::shape_error("bad shape"); };
+    r = ot::check(c, "gpu");
+    BOOST_TEST(r.failed());
+    BOOST_TEST(r.note == "bad shape");
 }
 
 BOOST_AUTO_TEST_CASE(the_perf_mode_times_a_case_and_gives_its_rate) {
