@@ -484,7 +484,10 @@ void add_gathers(Table<Ref, Dev>& t) {
                 case 3: parts = {input<T, D>(91, {C, R}).transpose(), input<T, D>(92, {R, 4})}, axis = 1; break;
                 case 4: parts = {input<T, D>(91, {R, 0}), input<T, D>(92, {R, C})}, axis = 1; break;
             }
-            for (const auto& x : parts) p.shape += (p.shape.empty() ? "" : "+") + str(x.shape());
+            for (const auto& x : parts) {
+                if (!p.shape.empty()) p.shape += '+';
+                p.shape += str(x.shape());
+            }
             for (const auto& x : parts) p.bytes += 2.0 * double(x.numel()) * sizeof(T);
             p.run = [parts, axis] { return Results().add("y", ward::concat(parts, axis)); };
             return p;
@@ -632,8 +635,9 @@ void add_grads(Table<Ref, Dev>& t) {
 
     if constexpr (all) {
         // Views on the tape: each passes its gradient back through the view.
-        auto view = [&t](const std::string& name, auto f) {
-            add_grad<T>(t, name, "(2,3,5,4)", Kind::exact, false,
+        // Copies pass gradients exactly; expand's and split's sum theirs (Kind::reduce).
+        auto view = [&t](const std::string& name, auto f, Kind kind = Kind::exact) {
+            add_grad<T>(t, name, "(2,3,5,4)", kind, false,
                         [](auto tag, bool, std::string& d) {
                             using D = typename decltype(tag)::type;
                             d = "(2,3,5,4)";
@@ -646,12 +650,12 @@ void add_grads(Table<Ref, Dev>& t) {
         view("transpose", [](const auto& x) { return ag::transpose(x); });
         view("slice", [](const auto& x) { return ag::slice(x, 2, 1, 5, 2); });
         view("select", [](const auto& x) { return ag::select(x, 1, 2); });
-        view("expand", [](const auto& x) { return ag::expand(ag::unsqueeze(x, 0), {3, 2, 3, 5, 4}); });
+        view("expand", [](const auto& x) { return ag::expand(ag::unsqueeze(x, 0), {3, 2, 3, 5, 4}); }, Kind::reduce);
         view("squeeze", [](const auto& x) { return ag::squeeze(ag::slice(x, 1, 0, 1), 1); });
         view("split", [](const auto& x) {
             auto parts = ag::split(x, {1, 3, 1}, 2);
             return parts[0] * 2.0 + parts[2] - ag::sum(parts[1], 2, true);
-        });
+        }, Kind::reduce);
         add_grad<T>(t, "concat", "axis 1, 3 parts", Kind::exact, false,
                     [](auto tag, bool, std::string& d) {
                         using D = typename decltype(tag)::type;
