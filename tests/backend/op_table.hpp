@@ -758,7 +758,7 @@ void add_losses(Table<Ref, Dev>& t) {
                             const index_t V = sh[sh.rank - 1];
                             Tensor<std::int64_t, D> target = ids<D>(182, ts, V, s.every);
                             if (which == 0) {
-                                Tensor<T, D> mask = s.mask ? input<T, D>(183, ts, Domain::grid) : Tensor<T, D>();
+                                Tensor<T, D> mask = s.mask ? input<T, D>(184, ts, Domain::grid) : Tensor<T, D>();
                                 if (s.mask) mask = Tensor<T, D>(ward::gt(mask, 0.f));
                                 return ag::cross_entropy(v[0], target, mask);
                             }

@@ -44,6 +44,30 @@ BOOST_AUTO_TEST_CASE(every_case_runs_and_agrees_with_itself_exactly) {
     BOOST_TEST(n > 500);
 }
 
+BOOST_AUTO_TEST_CASE(every_case_computes_something) {
+    // A case whose outputs are all zeros, or hold a NaN, would compare equal on any two devices without
+    // testing the op: only these are all zeros by design (an empty product or sum, every target
+    // ignored, the sign of a 0, a row of one element normalised).
+    std::set<std::string> zeros_by_design;
+    for (const char* dt : {" f32", " bf16"})
+        for (const char* c : {"matmul [K=0]", "cross_entropy.grad [(3,1025) all ignored]", "token_log_probs.grad [(3,1025) all ignored]",
+                              "sign [rank0]", "sum [empty, axis 0]", "sum [empty, all]", "layer_norm (no affine) [one column]"})
+            zeros_by_design.insert(std::string(c) + dt);
+    for (const ot::Case& c : table().cases()) {
+        ot::Prepared p = c.ref(false);
+        const ot::Outputs outs = p.run().collect();
+        bool any_value = false, any_nonzero = false, any_nan = false;
+        for (const ot::Output& o : outs)
+            for (double v : o.values) {
+                any_value = true;
+                any_nonzero = any_nonzero || v != 0;
+                any_nan = any_nan || std::isnan(v);
+            }
+        BOOST_TEST(!any_nan, c.name() << " gives NaN");
+        if (any_value) BOOST_TEST(any_nonzero == !zeros_by_design.count(c.name()), c.name() << " all zeros: " << !any_nonzero);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_wrong_result_fails_every_case_that_has_one) {
     // Every element of the first non-empty output moved by 10% (+0.1): an NMSE of at least 1e-2,
     // above every threshold; and one element of an exact op moved by one ulp.
