@@ -687,7 +687,10 @@ void add_grads(Table<Ref, Dev>& t) {
                     [act](auto tag, bool big, std::string& d) {
                         using D = typename decltype(tag)::type;
                         const index_t N = big ? 8192 : 11, I = big ? 1024 : 33, O = big ? 4096 : 9;
-                        d = "x" + str({2, N, I}) + " W" + str({O, I});
+                        d = "x";
+                        d += str({2, N, I});
+                        d += " W";
+                        d += str({O, I});
                         std::vector<Tensor<T, D>> xs{input<T, D>(151, {2, N, I}), input<T, D>(152, {O, I})};
                         if (act > 0) xs.push_back(input<T, D>(153, {O}));
                         return xs;
