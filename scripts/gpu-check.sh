@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the CUDA tests (ctest label "gpu") and bench_cuda on this machine (nvcc, sm_90), packs
 # them with their shared libraries and the PyTorch peer scripts for the GPU machine, and writes
-# PACK/run-all.sh, which there runs every packed test, bench_cuda, the PyTorch peers, then the tests
-# under compute-sanitizer, in 8 minutes.
+# PACK/run-all.sh, which there runs every packed test, bench_cuda, the op table's perf mode
+# (backend_cuda_op_table --perf), the PyTorch peers, then the tests under compute-sanitizer, in 8
+# minutes.
 #
 #   scripts/gpu-check.sh                  # build in build-gpu, pack into .gpu (git-ignored)
 #   on the GPU machine:  bash .gpu/run-all.sh     (WARD_GPU_LOG=FILE keeps a copy of the output)
@@ -84,6 +85,8 @@ step() {
 nvidia-smi -L 2>/dev/null || echo "(nvidia-smi not found)"
 for t in "\${tests[@]}"; do step "\$t" 120 bash "\$here/run" "\$t" --log_level=test_suite --report_level=short; done
 step bench_cuda 120 bash "\$here/run" bench_cuda
+# Every op's time and rate on the GPU (its CPU-against-CUDA check ran above with the gpu tests).
+step "op table perf" 90 bash "\$here/run" backend_cuda_op_table --perf
 # The PyTorch peers (exit 77 where torch or transformers is missing): bench_cuda's work, the GPT-2 124M
 # training step eager and compiled, the 7B-shaped plain and RepNoise steps.
 python=\${PYTHON:-python3}
