@@ -1,4 +1,5 @@
-// lm: a Hugging Face model directory (config.json, model.safetensors, tokenizer.json) on the CPU.
+// lm: a Hugging Face model directory (config.json, model.safetensors, tokenizer.json) on the CPU,
+// or on the GPU (--device cuda, in a build by nvcc: lm_cuda).
 //
 //   lm --model DIR --prompt TEXT [--max-new N] [--temperature T --top-k K --top-p P --seed S]
 //        prints the continuation (greedy unless a temperature is given)
@@ -8,6 +9,7 @@
 //   lm --model DIR --score FILE
 //        prints the mean negative log-likelihood per token of the file's text (and perplexity)
 //   --dtype f32|bf16 (any mode): the element type the model is loaded and run in
+//   --device cpu|cuda (any mode): where; the weights are read from the files straight to that device
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -24,11 +26,15 @@
 #include <ward/io/dialogue.hpp>
 #include <ward/nn.hpp>
 
+#ifdef __CUDACC__
+#include <ward/cuda.cuh>
+#endif
+
 using namespace ward;
 
 int main(int argc, char** argv) {
     CLI::App app{"Generate with, or score text under, a Hugging Face causal LM"};
-    std::string model_dir, prompt, score_file, chat, dtype = "f32";
+    std::string model_dir, prompt, score_file, chat, dtype = "f32", device = "cpu";
     nn::GenerateOptions gen;
     gen.max_new_tokens = 32;
     app.add_option("--model", model_dir, "model directory")->required()->check(CLI::ExistingDirectory);
@@ -44,6 +50,7 @@ int main(int argc, char** argv) {
     app.add_option("--seed", gen.seed, "sampling seed");
     app.add_option("--dtype", dtype, "element type of the weights and activations (bf16: half the memory)")
         ->check(CLI::IsMember({"f32", "bf16"}));
+    app.add_option("--device", device, "cpu, or cuda (lm_cuda, the build by nvcc)")->check(CLI::IsMember({"cpu", "cuda"}));
     CLI11_PARSE(app, argc, argv);
     if (prompt.empty() && score_file.empty() && chat.empty()) {
         std::fprintf(stderr, "lm: give --prompt, --chat or --score\n");
@@ -57,7 +64,7 @@ int main(int argc, char** argv) {
         if (!chat.empty()) format = io::Dialogue::chat(tok, *io::chat_template_for(model_dir, io::ChatMode::on));
         // Everything below runs on the model in the element type asked for (bf16 halves the memory of
         // a 7B model; scores are still accumulated in f32 from its logits).
-        auto serve = [&]<FloatElement T>(nn::CausalLM<T> model) -> int {
+        auto serve = [&]<FloatElement T, Device D>(nn::CausalLM<T, D> model) -> int {
             if (tok.vocab_size() > static_cast<std::size_t>(model.config.vocab_size))
                 throw value_error("lm: the tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model only " +
                                   std::to_string(model.config.vocab_size));
@@ -99,11 +106,13 @@ int main(int argc, char** argv) {
                 std::size_t end = std::min(ids.size(), start + window);
                 std::vector<std::int64_t> chunk(ids.begin() + static_cast<std::ptrdiff_t>(start), ids.begin() + static_cast<std::ptrdiff_t>(end));
                 const index_t n = static_cast<index_t>(chunk.size());
-                auto input = Tensor<std::int64_t>::from_vector(std::vector<std::int64_t>(chunk.begin(), chunk.end() - 1), {1, n - 1});
-                auto target = Tensor<std::int64_t>::from_vector(std::vector<std::int64_t>(chunk.begin() + 1, chunk.end()), {1, n - 1});
-                ag::Var<float> logits;
+                auto input = on_device<D>(
+                    Tensor<std::int64_t>::from_vector(std::vector<std::int64_t>(chunk.begin(), chunk.end() - 1), {1, n - 1}));
+                auto target = on_device<D>(
+                    Tensor<std::int64_t>::from_vector(std::vector<std::int64_t>(chunk.begin() + 1, chunk.end()), {1, n - 1}));
+                ag::Var<float, D> logits;
                 if constexpr (std::is_same_v<T, float>) logits = model.forward(input).logits;
-                else logits = ag::Var<float>(Tensor<float>(model.forward(input).logits.value()), false);
+                else logits = ag::Var<float, D>(Tensor<float, D>(model.forward(input).logits.value()), false);
                 nll += double(ag::cross_entropy(logits, target).value().item()) * double(n - 1);
                 counted += static_cast<std::size_t>(n - 1);
                 if (end == ids.size()) break;
@@ -112,8 +121,22 @@ int main(int argc, char** argv) {
                         std::exp(nll / double(counted)));
             return 0;
         };
-        if (dtype == "bf16") return serve(nn::load_causal_lm<bf16>(model_dir));
-        return serve(nn::load_causal_lm<float>(model_dir));
+        auto load = [&]<Device D>() -> int {
+            if (dtype == "bf16") return serve(nn::load_causal_lm<bf16, D>(model_dir));
+            return serve(nn::load_causal_lm<float, D>(model_dir));
+        };
+        if (device == "cuda") {
+#ifdef __CUDACC__
+            if (!backend::cuda::device_available()) {
+                std::fprintf(stderr, "lm: --device cuda: no CUDA device found (skipped)\n");
+                return 77;
+            }
+            return load.template operator()<cuda>();
+#else
+            throw value_error("--device cuda: this build has no CUDA; run lm_cuda (built where nvcc is found)");
+#endif
+        }
+        return load.template operator()<cpu>();
     } catch (const ward::error& e) {
         std::fprintf(stderr, "lm: %s\n", e.what());
         return 1;

@@ -14,11 +14,6 @@
 
 namespace ward_test::op_table {
 
-// Backend<cuda>::matmul static_asserts f32 (no constraint a concept could test): bf16 matmul,
-// linear and attention cases say "not on cuda" until it takes bf16.
-template <>
-inline constexpr bool matmul_takes<ward::bf16, ward::cuda> = false;
-
 /// CUDA events around the calls, on the stream the library queues its work on.
 template <>
 struct Clock<ward::cuda> {
