@@ -19,21 +19,12 @@
 
 #include "ward/backend/cuda/check.cuh"
 #include "ward/backend/cuda/matmul.cuh"
+#include "ward/backend/cuda/matmul_plan.cuh"
 #include "ward/backend/cuda/stream.cuh"
 #include "ward/core/config.hpp"
 #include "ward/core/error.hpp"
 
 namespace ward::backend::cuda {
-
-namespace detail {
-/// The largest power of two up to 256 that divides p's address (cuBLASLt's alignment preference).
-inline std::uint32_t pointer_alignment(const void* p) {
-    const auto v = reinterpret_cast<std::uintptr_t>(p);
-    std::uint32_t a = 256;
-    while (a > 1 && v % a != 0) a >>= 1;
-    return a;
-}
-}  // namespace detail
 
 /// c += op(a) op(b).
 inline void gemm_accumulate(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const float* a, index_t lda,
@@ -51,17 +42,19 @@ inline void gemm_accumulate(bool trans_a, bool trans_b, index_t M, index_t N, in
     WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_TRANSA, &op_b, sizeof op_b));
     WARD_CUDA_CHECK(cublasLtMatmulDescSetAttribute(h.op, CUBLASLT_MATMUL_DESC_TRANSB, &op_a, sizeof op_a));
     // The buffers as stored, column-major: b is (N, K) or, transposed, (K, N); a is (K, M) or (M, K).
-    detail::make_layout(&h.a, std::uint64_t(trans_b ? K : N), std::uint64_t(trans_b ? N : K), ldb, 1, 0);
-    detail::make_layout(&h.b, std::uint64_t(trans_a ? M : K), std::uint64_t(trans_a ? K : M), lda, 1, 0);
-    detail::make_layout(&h.c, std::uint64_t(N), std::uint64_t(M), ldc, 1, 0);
+    detail::make_layout(&h.a, CUDA_R_32F, std::uint64_t(trans_b ? K : N), std::uint64_t(trans_b ? N : K), ldb, 1, 0);
+    detail::make_layout(&h.b, CUDA_R_32F, std::uint64_t(trans_a ? M : K), std::uint64_t(trans_a ? K : M), lda, 1, 0);
+    detail::make_layout(&h.c, CUDA_R_32F, std::uint64_t(N), std::uint64_t(M), ldc, 1, 0);
 
     WARD_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&h.pref));
     std::size_t ws = LtContext::workspace_bytes;
     WARD_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
     // Views at an offset are less aligned than cuBLASLt's default assumption (256 bytes): say so, so
-    // that it picks an algorithm that can read them.
-    const std::uint32_t align_a = detail::pointer_alignment(b), align_b = detail::pointer_alignment(a),
-                        align_c = detail::pointer_alignment(c);
+    // that it picks an algorithm that can read them (matmul_plan.cuh's rule: the address and the rows).
+    auto address = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p); };
+    const std::uint32_t align_a = alignment_of(address(b), sizeof(float), {ldb}),
+                        align_b = alignment_of(address(a), sizeof(float), {lda}),
+                        align_c = alignment_of(address(c), sizeof(float), {ldc});
     WARD_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a,
                                                          sizeof align_a));
     WARD_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b,
