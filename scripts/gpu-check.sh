@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds the CUDA tests (ctest label "gpu") and bench_cuda on this machine (nvcc, sm_90), packs
-# them with their shared libraries and the PyTorch peer scripts for the GPU machine, and writes
-# PACK/run-all.sh, which there runs every packed test, bench_cuda, the op table's perf mode
-# (backend_cuda_op_table --perf), the PyTorch peers, then the tests under compute-sanitizer, in 8
-# minutes.
+# Builds the CUDA tests (ctest label "gpu"), bench_cuda, bench_gpt_step_gpu and the programs built by
+# nvcc (defence_demo_cuda, lm_cuda) on this machine (sm_90), packs them with their shared libraries,
+# the PyTorch peer scripts and the programs' inputs for the GPU machine, and writes PACK/run-all.sh,
+# which there runs every packed test, bench_cuda, the op table's perf mode (backend_cuda_op_table
+# --perf), the GPT-2 step against its PyTorch peer, the other peers, lm and the defence demo on the
+# GPU, then the tests under compute-sanitizer, in 8 minutes.
 #
 #   scripts/gpu-check.sh                  # build in build-gpu, pack into .gpu (git-ignored)
 #   on the GPU machine:  bash .gpu/run-all.sh     (WARD_GPU_LOG=FILE keeps a copy of the output)
@@ -34,13 +35,15 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWARD_ENABLE_CUDA=ON -DCMAKE_
   -DWARD_BUILD_TESTS=ON -DWARD_BUILD_BENCHMARKS=ON >/dev/null
 mapfile -t tests < <(cd "$build" && ctest -N -L gpu | sed -n 's/^ *Test *#[0-9]*: *//p')
 [ ${#tests[@]} -gt 0 ] || { echo "gpu-check: no tests labelled gpu in $build" >&2; exit 1; }
-echo "== build ${tests[*]} bench_cuda"
-cmake --build "$build" -j "$jobs" --target "${tests[@]}" bench_cuda
+programs=(benchmarks/bench_gpt_step_gpu examples/defence_demo_cuda examples/lm_cuda)
+echo "== build ${tests[*]} bench_cuda ${programs[*]##*/}"
+cmake --build "$build" -j "$jobs" --target "${tests[@]}" bench_cuda "${programs[@]##*/}"
 
 echo "== pack into $pack"
 rm -rf "$pack"
 exes=()
 for t in "${tests[@]}"; do exes+=("$build/tests/$t"); done
+for p in "${programs[@]}"; do exes+=("$build/$p"); done
 "$device_pack" "$pack" "${exes[@]}"
 # device-pack stops at an executable that needs no library beyond glibc, libstdc++ and CUDA's own
 # (its filter then matches nothing), as bench_cuda may: it is copied beside the tests, whose packed
@@ -52,6 +55,9 @@ cp "$build/benchmarks/bench_cuda" "$pack/"
 # The PyTorch peers, timed in the same job (the GPU machine has PyTorch).
 peers=(torch_cuda_ops.py torch_gpt_model.py torch_gpt_step_gpu.py torch_repnoise_7b.py)
 for p in "${peers[@]}"; do cp "benchmarks/$p" "$pack/"; done
+# The programs' inputs: the demo's tuned hyper-parameters and lm's fixture model (with the CPU's NLL).
+cp examples/defence_demo/tuned.json "$pack/"
+cp -r tests/nn/fixtures/lm_example "$pack/"
 
 cat > "$pack/run-all.sh" <<RUNALL
 #!/usr/bin/env bash
@@ -87,11 +93,19 @@ for t in "\${tests[@]}"; do step "\$t" 120 bash "\$here/run" "\$t" --log_level=t
 step bench_cuda 120 bash "\$here/run" bench_cuda
 # Every op's time and rate on the GPU (its CPU-against-CUDA check ran above with the gpu tests).
 step "op table perf" 90 bash "\$here/run" backend_cuda_op_table --perf
-# The PyTorch peers (exit 77 where torch or transformers is missing): bench_cuda's work, the GPT-2 124M
-# training step eager and compiled, the 7B-shaped plain and RepNoise steps.
+# The GPT-2 124M training step in ward (f32) and its PyTorch peer (bf16 autocast, eager and compiled);
+# then the PyTorch peers of bench_cuda's work (exit 77 where torch or transformers is missing).
 python=\${PYTHON:-python3}
-step torch_cuda_ops 150 "\$python" "\$here/torch_cuda_ops.py"
+step bench_gpt_step_gpu 120 bash "\$here/run" bench_gpt_step_gpu
 step torch_gpt_step_gpu 180 "\$python" "\$here/torch_gpt_step_gpu.py"
+step torch_cuda_ops 150 "\$python" "\$here/torch_cuda_ops.py"
+# lm on the GPU: the fixture's mean NLL must be the CPU's (sample_nll.txt, transformers' value).
+echo "lm_example NLL on the CPU (transformers): \$(cat "\$here/lm_example/sample_nll.txt")"
+step "lm_cuda --score" 60 bash "\$here/run" lm_cuda --device cuda --model "\$here/lm_example" --score "\$here/lm_example/sample.txt"
+step "lm_cuda --prompt" 60 bash "\$here/run" lm_cuda --device cuda --model "\$here/lm_example" --prompt "the quick" --max-new 8
+# The defence demo on the GPU, one seed of the README's default (its wall time against the 2-core
+# CPU's for the same seed is the GPU's speed-up; its table must draw the same conclusions).
+step "defence_demo_cuda --seeds 1" 150 bash "\$here/run" defence_demo_cuda --device cuda --seeds 1 --tuned "\$here/tuned.json"
 step torch_repnoise_7b 150 "\$python" "\$here/torch_repnoise_7b.py"
 
 # The same library path the run wrapper sets, for running the tests under the sanitizer.
