@@ -30,8 +30,9 @@ if ! git check-ignore -q "$pack/"; then
   exit 2
 fi
 
+# sm_90 machine code only (90-real): no PTX beside it, which halves the fat binaries that must travel.
 echo "== configure $build (CUDA, sm_90)"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWARD_ENABLE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWARD_ENABLE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90-real \
   -DWARD_BUILD_TESTS=ON -DWARD_BUILD_BENCHMARKS=ON >/dev/null
 mapfile -t tests < <(cd "$build" && ctest -N -L gpu | sed -n 's/^ *Test *#[0-9]*: *//p')
 [ ${#tests[@]} -gt 0 ] || { echo "gpu-check: no tests labelled gpu in $build" >&2; exit 1; }
@@ -52,6 +53,13 @@ libs_of() { ldd "$@" | awk '/=>/ {print $3}' | grep -vE 'libcuda|libcublas|libnv
 extra=$(comm -23 <(libs_of "$build/benchmarks/bench_cuda") <(libs_of "${exes[@]}"))
 [ -z "$extra" ] || { echo "gpu-check: bench_cuda needs libraries no test packs: $extra" >&2; exit 1; }
 cp "$build/benchmarks/bench_cuda" "$pack/"
+# What travels to the GPU machine is limited (64 MiB): the executables lose their symbol tables, and
+# the large ones travel xz-compressed (run-all.sh unpacks them first).
+for exe in "$pack"/*; do
+  [ -f "$exe" ] && [ "$(head -c 4 "$exe" | tail -c 3)" = ELF ] || continue
+  strip "$exe"
+  if [ "$(stat -c %s "$exe")" -gt 4000000 ]; then xz -T0 -6 "$exe"; fi
+done
 # The PyTorch peers, timed in the same job (the GPU machine has PyTorch).
 peers=(torch_cuda_ops.py torch_gpt_model.py torch_gpt_step_gpu.py torch_repnoise_7b.py)
 for p in "${peers[@]}"; do cp "benchmarks/$p" "$pack/"; done
@@ -65,6 +73,11 @@ cat > "$pack/run-all.sh" <<RUNALL
 # compute-sanitizer while time is left (WARD_GPU_BUDGET_S, default 480 s); exits non-zero if any failed.
 # WARD_GPU_LOG=FILE also writes everything printed to FILE.
 here=\$(cd "\$(dirname "\$0")" && pwd)
+# The executables that travelled compressed.
+for z in "\$here"/*.xz; do
+  [ -e "\$z" ] || continue
+  [ -e "\${z%.xz}" ] || { python3 -c "import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],'wb'))" "\$z" "\${z%.xz}" && chmod +x "\${z%.xz}"; }
+done
 [ -n "\${WARD_GPU_LOG:-}" ] && exec > >(tee -a "\$WARD_GPU_LOG") 2>&1
 tests=(${tests[*]})
 budget=\${WARD_GPU_BUDGET_S:-480}
@@ -132,4 +145,6 @@ printf '%s\n' "\${summary[@]}"
 exit \$failed
 RUNALL
 chmod +x "$pack/run-all.sh"
-echo "== done: $(du -sh "$pack" | cut -f1) in $pack; on the GPU machine run: bash $pack/run-all.sh"
+size_mib=$(( $(du -sk "$pack" | cut -f1) / 1024 ))
+echo "== done: $size_mib MiB in $pack; on the GPU machine run: bash $pack/run-all.sh"
+[ "$size_mib" -lt 64 ] || echo "gpu-check: warning: $pack is $size_mib MiB, over the 64 MiB a device run carries" >&2

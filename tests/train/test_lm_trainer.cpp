@@ -19,18 +19,7 @@ namespace {
 
 using ward_test::tiny_llama;
 
-std::vector<train::Example> corpus() {
-    // four fixed "sentences" over a 24-token vocabulary; the first 3 tokens are the prompt
-    std::vector<std::vector<std::int64_t>> seqs = {{1, 5, 9, 13, 17, 21, 2}, {1, 6, 10, 14, 18, 22, 2},
-                                                   {1, 7, 11, 15, 19, 23, 2}, {1, 8, 12, 16, 20, 3, 4, 2}};
-    std::vector<train::Example> out;
-    for (auto& s : seqs) {
-        train::Example e{s, std::vector<std::uint8_t>(s.size(), 1)};
-        e.loss_mask[0] = e.loss_mask[1] = e.loss_mask[2] = 0;
-        out.push_back(e);
-    }
-    return out;
-}
+std::vector<train::Example> corpus() { return ward_test::tiny_corpus(); }
 
 std::filesystem::path scratch(const char* name) {
     auto dir = std::filesystem::temp_directory_path() / "ward_test_trainer";
