@@ -32,7 +32,7 @@ fi
 
 # sm_90 machine code only (90-real): no PTX beside it, which halves the fat binaries that must travel.
 echo "== configure $build (CUDA, sm_90)"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWARD_ENABLE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90-real \
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWARD_ENABLE_CUDA=ON -DWARD_CUDA_COMPILE_ONLY=OFF -DCMAKE_CUDA_ARCHITECTURES=90-real \
   -DWARD_BUILD_TESTS=ON -DWARD_BUILD_BENCHMARKS=ON >/dev/null
 mapfile -t tests < <(cd "$build" && ctest -N -L gpu | sed -n 's/^ *Test *#[0-9]*: *//p')
 [ ${#tests[@]} -gt 0 ] || { echo "gpu-check: no tests labelled gpu in $build" >&2; exit 1; }
