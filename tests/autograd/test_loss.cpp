@@ -1,5 +1,6 @@
 // The per-token log-likelihood (token_log_probs) and log_sigmoid against naive loops and closed forms,
-// in f64 (the generic path) and f32 (the fused CPU rows), and against finite differences.
+// in f64 (the generic path) and f32 (the fused CPU rows), and against finite differences; cross
+// entropy and token_log_probs in bf16 against f64 with ids beyond bf16's exact integers.
 #include <boost/test/unit_test.hpp>
 
 #include <ward/autograd.hpp>
@@ -62,6 +63,44 @@ BOOST_AUTO_TEST_CASE(token_log_probs_gradcheck) {
     auto t = Tensor<std::int64_t>::from_vector({1, ag::ignore_index, 3, 0}, {2, 2});
     auto r = ag::gradcheck([t](const Vars& v) { return ag::token_log_probs(v[0], t); }, {rnd({2, 2, 4}, 5)});
     BOOST_TEST(r.ok, "max abs error " << r.max_abs_error << " at " << r.worst);
+}
+
+// bf16 holds integers exactly only up to 256: the target ids, and the log-sum-exps, must not pass
+// through it (a vocabulary of 1,000 puts the target one-hot at id 476 for a target of 477).
+BOOST_AUTO_TEST_CASE(bf16_losses_pick_targets_beyond_256_exactly) {
+    const index_t N = 4, V = 1000;
+    Tensor<bf16> xh = cast<bf16>(rnd({N, V}, 21));
+    Tensor<double> x = cast<double>(xh);  // the same numbers
+    auto t = Tensor<std::int64_t>::from_vector({257, 477, ag::ignore_index, 999}, {N});
+    const auto xv = x.to_vector();
+    const auto tv = t.to_vector();
+    std::vector<double> want_lp(N, 0.0), want_grad(static_cast<std::size_t>(N * V), 0.0);  // of sum(log p)
+    for (index_t n = 0; n < N; ++n) {
+        const std::int64_t target = tv[static_cast<std::size_t>(n)];
+        if (target == ag::ignore_index) continue;
+        const std::vector<double> row(xv.begin() + n * V, xv.begin() + (n + 1) * V);
+        want_lp[static_cast<std::size_t>(n)] = naive_log_prob(row, target);
+        for (index_t v = 0; v < V; ++v)
+            want_grad[static_cast<std::size_t>(n * V + v)] = (v == target) - std::exp(naive_log_prob(row, v));
+    }
+    auto close = [](double got, double want) { return std::abs(got - want) <= 1e-2 * std::abs(want) + 1e-6; };
+
+    Var<bf16> lx(xh, true);
+    Var<bf16> lp = ag::token_log_probs(lx, t);
+    const auto lpv = lp.value().to_vector();
+    for (index_t n = 0; n < N; ++n)
+        BOOST_TEST(close(double(float(lpv[static_cast<std::size_t>(n)])), want_lp[static_cast<std::size_t>(n)]), "row " << n);
+    ag::sum(lp).backward();
+    const auto g = lx.grad().to_vector();
+    for (std::size_t i = 0; i < g.size(); ++i) BOOST_TEST(close(double(float(g[i])), want_grad[i]), "element " << i);
+
+    // cross_entropy is the mean of -log p over the 3 counted rows: gradient -want_grad / 3
+    Var<bf16> cx(xh, true);
+    Var<bf16> ce = ag::cross_entropy(cx, t);
+    BOOST_TEST(close(double(float(ce.value().item())), -(want_lp[0] + want_lp[1] + want_lp[3]) / 3));
+    ce.backward();
+    const auto gc = cx.grad().to_vector();
+    for (std::size_t i = 0; i < gc.size(); ++i) BOOST_TEST(close(double(float(gc[i])), -want_grad[i] / 3), "element " << i);
 }
 
 BOOST_AUTO_TEST_CASE(token_log_probs_rejects_bad_targets) {

@@ -67,13 +67,15 @@ Var<T, D> cross_entropy(const Var<T, D>& logits, const Tensor<std::int64_t, D>& 
     using C = compute_t<T>;
     detail::check_target_ids("cross_entropy", targets, V, ignore);
     if constexpr (has_cross_entropy_kernel<T, D>) return detail::cross_entropy_rows(logits, targets, mask, ignore, N, V);
+    // Ids, weights and log-sum-exps in the compute type: bf16 holds integers exactly only up to 256
+    // and would round a log-sum-exp of 7 by up to 0.016.
     Tensor<T, D> x = logits.value().reshape(Shape{N, V});
-    Tensor<T, D> t = cast<T>(targets.reshape(Shape{N, 1})) * C(1);
-    Tensor<T, D> w = mask.defined() ? Tensor<T, D>(ne(t, C(ignore)) * mask.reshape(Shape{N, 1}))
-                                    : Tensor<T, D>(ne(t, C(ignore)) * C(1));
-    Tensor<T, D> iota = cast<T>(Tensor<std::int64_t, D>::arange(V)) * C(1);
-    Tensor<T, D> lse = ward::logsumexp(x, -1, true);
-    Tensor<T, D> picked = ward::sum(x * eq(iota, t), -1, true);
+    Tensor<C, D> t = cast<C>(targets.reshape(Shape{N, 1})) * C(1);
+    Tensor<C, D> w = mask.defined() ? Tensor<C, D>(ne(t, C(ignore)) * mask.reshape(Shape{N, 1}))
+                                    : Tensor<C, D>(ne(t, C(ignore)) * C(1));
+    Tensor<C, D> iota = cast<C>(Tensor<std::int64_t, D>::arange(V)) * C(1);
+    Tensor<C, D> lse = ward::logsumexp(x, -1, true);
+    Tensor<C, D> picked = ward::sum(x * eq(iota, t), -1, true);
     const C counted = ward::sum(w).item();
     const C loss = counted > 0 ? C(ward::sum((lse - picked) * w).item() / counted) : C(0);
     Tensor<T, D> out = Tensor<T, D>::full({}, loss);
@@ -148,11 +150,11 @@ Var<T, D> token_log_probs(const Var<T, D>& logits, const Tensor<std::int64_t, D>
         });
     }
     Tensor<T, D> x = logits.value().reshape(Shape{N, V});
-    Tensor<T, D> t = cast<T>(targets.reshape(Shape{N, 1})) * C(1);
-    Tensor<T, D> w = ne(t, C(ignore)) * C(1);
-    Tensor<T, D> iota = cast<T>(Tensor<std::int64_t, D>::arange(V)) * C(1);
-    Tensor<T, D> lse = ward::logsumexp(x, -1, true);
-    Tensor<T, D> hit = ward::eq(iota, t) * C(1);
+    Tensor<C, D> t = cast<C>(targets.reshape(Shape{N, 1})) * C(1);  // the compute type, as in cross_entropy
+    Tensor<C, D> w = ne(t, C(ignore)) * C(1);
+    Tensor<C, D> iota = cast<C>(Tensor<std::int64_t, D>::arange(V)) * C(1);
+    Tensor<C, D> lse = ward::logsumexp(x, -1, true);
+    Tensor<C, D> hit = ward::eq(iota, t) * C(1);
     Tensor<T, D> out = Tensor<T, D>((ward::sum(x * hit, -1, true) - lse) * w).reshape(out_shape);
     return Var<T, D>::make(out, {logits}, "token_log_probs", [x, hit, w, lse, ls, N](Node<T, D>& self) {
         Tensor<T, D> g = self.grad.contiguous().reshape(Shape{N, 1});
