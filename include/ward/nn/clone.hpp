@@ -1,7 +1,8 @@
 #pragma once
 // A deep copy of a model: the same configuration and values in storage of its own, so an attack or a
 // defence can train the copy while the original stays as it was. (Copying a CausalLM by value
-// shares its parameters: Vars are handles.) to_device gives the copy on another device.
+// shares its parameters: Vars are handles.) to_device gives the copy on another device, to_dtype
+// with another element type (an f32 model as bf16 for mixed-precision training, and back).
 
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 #include "ward/core/error.hpp"
 
 #include "ward/nn/transformer.hpp"
+#include "ward/tensor/expr.hpp"
 
 namespace ward::nn {
 
@@ -48,6 +50,30 @@ CausalLM<T, D2> to_device(const CausalLM<T, D>& model) {
             if (from[i].name != to[i].name) throw shape_error("to_device: parameter '" + from[i].name + "' meets '" + to[i].name + "'");
             if (!from[i].var->defined()) continue;
             *to[i].var = Var<T, D2>(from[i].var->value().template to<D2>(), from[i].var->requires_grad());
+        }
+        return out;
+    }
+}
+
+/// The model with element type T2 (on the same device): every parameter converted (bf16 rounds to
+/// nearest even), trainable where it was. Adapters are not carried over.
+template <FloatElement T2, FloatElement T, Device D>
+CausalLM<T2, D> to_dtype(const CausalLM<T, D>& model) {
+    if constexpr (std::is_same_v<T, T2>) {
+        return clone(model);
+    } else {
+        CausalLM<T, D> src = model;  // handles to the same parameters, walkable
+        bool adapted = false;
+        src.for_each_linear([&](const std::string&, Linear<T, D>& lin) { adapted = adapted || bool(lin.lora); });
+        if (adapted) throw value_error("to_dtype: the model has LoRA adapters; convert the base model, then attach them");
+        CausalLM<T2, D> out = CausalLM<T2, D>::uninitialised(model.config);
+        auto from = named_parameters<T, D>(src);
+        auto to = named_parameters<T2, D>(out);
+        if (from.size() != to.size()) throw shape_error("to_dtype: the copy has a different set of parameters");
+        for (std::size_t i = 0; i < from.size(); ++i) {
+            if (from[i].name != to[i].name) throw shape_error("to_dtype: parameter '" + from[i].name + "' meets '" + to[i].name + "'");
+            if (!from[i].var->defined()) continue;
+            *to[i].var = Var<T2, D>(Tensor<T2, D>(cast<T2>(from[i].var->value())), from[i].var->requires_grad());
         }
         return out;
     }

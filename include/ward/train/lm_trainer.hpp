@@ -11,6 +11,7 @@
 #include <numeric>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ward/core/rng.hpp"
@@ -92,6 +93,7 @@ struct TrainOptions {
     double lr = 5e-4;
     double weight_decay = 0.0;
     Optimizer optimizer = Optimizer::adamw;
+    bool master_weights = true;     // a bf16 model: f32 master weights and optimiser state (train/loop.hpp)
     index_t epochs = 1;
     index_t batch_size = 4;
     index_t grad_accumulation = 1;  // optimiser steps every this many batches
@@ -116,7 +118,7 @@ struct TrainResult {
     double tokens_per_second = 0;
 };
 
-/// Mean next-token loss over `data` (no gradients).
+/// Mean next-token loss over `data` (no gradients), computed in f32 for a bf16 model.
 template <FloatElement T, Device D>
 double evaluate_lm(const nn::CausalLM<T, D>& model, const std::vector<Example>& data, index_t batch_size, std::int64_t pad_id,
                    index_t max_len = 1024) {
@@ -129,7 +131,12 @@ double evaluate_lm(const nn::CausalLM<T, D>& model, const std::vector<Example>& 
         LmBatch b = make_batch(data, rows, pad_id, max_len);
         if (b.tokens == 0) continue;
         auto logits = model.forward(on_device<D>(b.inputs)).logits;
-        total += double(ag::cross_entropy(logits, on_device<D>(b.targets)).value().item()) * double(b.tokens);
+        if constexpr (std::is_same_v<T, bf16>) {  // the loss in f32: a bf16 scalar would keep 3 digits
+            const ag::Var<float, D> wide(Tensor<float, D>(cast<float>(logits.value())), false);
+            total += double(ag::cross_entropy(wide, on_device<D>(b.targets)).value().item()) * double(b.tokens);
+        } else {
+            total += double(ag::cross_entropy(logits, on_device<D>(b.targets)).value().item()) * double(b.tokens);
+        }
         count += b.tokens;
     }
     return count ? total / double(count) : 0.0;
@@ -183,7 +190,8 @@ TrainResult train_lm(nn::CausalLM<T, D>& model, const std::vector<Example>& trai
         if (opt.eval_every > 0 && (s + 1) % opt.eval_every == 0 && !eval_data.empty())
             res.eval_losses.push_back(evaluate_lm(model, eval_data, opt.batch_size, opt.pad_id, opt.max_len));
     };
-    const LoopOptions loop{.lr = opt.lr, .weight_decay = opt.weight_decay, .optimizer = opt.optimizer, .warmup_steps = opt.warmup_steps,
+    const LoopOptions loop{.lr = opt.lr, .weight_decay = opt.weight_decay, .optimizer = opt.optimizer,
+                           .master_weights = opt.master_weights, .warmup_steps = opt.warmup_steps,
                            .clip_norm = opt.clip_norm, .checkpoint = opt.checkpoint, .checkpoint_every = opt.checkpoint_every,
                            .resume = opt.resume, .quiet = opt.quiet, .name = "training"};
     NoState none;

@@ -3,8 +3,8 @@
 // (RepNoise, Vaccine, Booster, TAR ...) and Lisa. For each optimiser step a driver's step function
 // leaves gradients in the parameters and says what it computed; the loop then stops on a loss that
 // is not finite (naming the step, its terms and the last checkpoint), clips, steps the optimiser
-// (AdamW by default, or Adam, or SGD with momentum) with linear warmup, records the loss and its
-// terms, reports progress and checkpoints.
+// (AdamW by default, or Adam, or SGD with momentum; bf16 models through f32 master weights) with
+// linear warmup, records the loss and its terms, reports progress and checkpoints.
 //
 // Checkpoints hold the weights, the optimiser's state, the loss history and the driver's own state (a
 // CheckpointState), written atomically every `checkpoint_every` steps and at the end. Run again with
@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -28,6 +29,7 @@
 #include "ward/core/error.hpp"
 #include "ward/optim/adam.hpp"
 #include "ward/optim/clip.hpp"
+#include "ward/optim/master_weights.hpp"
 #include "ward/optim/schedule.hpp"
 #include "ward/optim/sgd.hpp"
 #include "ward/tensor.hpp"  // the CPU backend (ward/cuda.cuh adds the GPU's)
@@ -46,6 +48,8 @@ struct LoopOptions {
     double lr = 1e-3;
     double weight_decay = 0.0;
     Optimizer optimizer = Optimizer::adamw;
+    bool master_weights = true;        // bf16 parameters: step f32 master weights with f32 optimiser state
+                                       // (false: step the bf16 weights and keep bf16 state, pure bf16)
     index_t warmup_steps = 0;
     double clip_norm = 1.0;            // 0: no clipping
     std::filesystem::path checkpoint;  // empty: no checkpoints
@@ -164,22 +168,31 @@ LoopResult loop_body(const optim::ParameterList<T, D>& params, index_t total_ste
 
 }  // namespace detail
 
+namespace detail {
+/// body(optimiser) for the rule Rule over `params`: bf16 parameters through f32 master weights
+/// (optim/master_weights.hpp) unless opt.master_weights is off.
+template <class Rule, FloatElement T, Device D, class Body>
+decltype(auto) with_rule(const optim::ParameterList<T, D>& params, const LoopOptions& opt, const typename Rule::options_type& o,
+                         Body& body) {
+    if constexpr (std::is_same_v<T, bf16>) {
+        if (opt.master_weights) {
+            optim::MasterWeights<Rule, D> m(params, o);
+            return body(m);
+        }
+    }
+    optim::BasicOptimizer<Rule, T, D> b(params, o);
+    return body(b);
+}
+}  // namespace detail
+
 /// Calls `body(optimiser)` with the optimiser opt.optimizer names, over `params`.
 template <FloatElement T, Device D, class Body>
 decltype(auto) with_optimizer(const optim::ParameterList<T, D>& params, const LoopOptions& opt, Body&& body) {
     switch (opt.optimizer) {
-        case Optimizer::adam: {
-            optim::Adam<T, D> o(params, {.lr = opt.lr, .weight_decay = opt.weight_decay});
-            return body(o);
-        }
-        case Optimizer::sgd: {
-            optim::Sgd<T, D> o(params, {.lr = opt.lr, .momentum = 0.9, .weight_decay = opt.weight_decay});
-            return body(o);
-        }
-        default: {
-            optim::AdamW<T, D> o(params, {.lr = opt.lr, .weight_decay = opt.weight_decay});
-            return body(o);
-        }
+        case Optimizer::adam: return detail::with_rule<optim::AdamRule<false>>(params, opt, {.lr = opt.lr, .weight_decay = opt.weight_decay}, body);
+        case Optimizer::sgd:
+            return detail::with_rule<optim::SgdRule>(params, opt, {.lr = opt.lr, .momentum = 0.9, .weight_decay = opt.weight_decay}, body);
+        default: return detail::with_rule<optim::AdamRule<true>>(params, opt, {.lr = opt.lr, .weight_decay = opt.weight_decay}, body);
     }
 }
 
