@@ -105,6 +105,11 @@ BOOST_AUTO_TEST_CASE(to_dtype_rounds_each_weight_to_the_nearest_bf16) {
     }
     BOOST_TEST(inexact > w.size() / 2);  // random f32 weights are rarely bf16 already
     BOOST_TEST(weights_of(nn::to_dtype<float>(half)) == h, boost::test_tools::per_element());
+    nn::CausalLM<float> adapted = nn::clone(model);
+    adapted.blocks[0].attn.q.attach_lora(2, 4.0, 0.0, 1);
+    BOOST_CHECK_EXCEPTION(nn::to_dtype<bf16>(adapted), value_error, [](const value_error& e) {
+        return std::string(e.what()) == "to_dtype: the model has LoRA adapters; convert the base model, then attach them";
+    });
 }
 
 BOOST_AUTO_TEST_CASE(master_weights_keep_updates_that_bf16_rounds_away) {

@@ -33,17 +33,22 @@ namespace op_name {
 inline constexpr char transpose[] = "transpose";
 }  // namespace op_name
 
-/// While alive, operations record nothing (evaluation, optimiser updates, generation).
-class NoGrad {
+/// While alive, sets whether operations record on this thread; restores the previous mode after.
+template <bool Record>
+class GradMode {
 public:
-    NoGrad() : previous_(detail::grad_mode()) { detail::grad_mode() = false; }
-    ~NoGrad() { detail::grad_mode() = previous_; }
-    NoGrad(const NoGrad&) = delete;
-    NoGrad& operator=(const NoGrad&) = delete;
+    GradMode() : previous_(detail::grad_mode()) { detail::grad_mode() = Record; }
+    ~GradMode() { detail::grad_mode() = previous_; }
+    GradMode(const GradMode&) = delete;
+    GradMode& operator=(const GradMode&) = delete;
 
 private:
     bool previous_;
 };
+/// Operations record nothing (evaluation, optimiser updates, generation).
+using NoGrad = GradMode<false>;
+/// Operations record even inside a NoGrad scope (a checkpoint's block rebuilt inside backward).
+using EnableGrad = GradMode<true>;
 
 /// True unless a NoGrad scope is active on this thread.
 inline bool grad_enabled() { return detail::grad_mode(); }

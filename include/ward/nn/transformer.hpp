@@ -9,9 +9,12 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "ward/autograd/checkpoint.hpp"
 #include "ward/autograd/fused.hpp"
+#include "ward/autograd/shape_ops.hpp"
 #include "ward/nn/attention.hpp"
 #include "ward/nn/layers.hpp"
 
@@ -132,6 +135,24 @@ struct Block {
         Var<T, D> m = mlp(norm2(h));
         return {h + m, m};
     }
+    /// f(name, Linear&) for the block's linear layers, named as in the family's checkpoints.
+    template <class F>
+    void for_each_linear(F&& f) {
+        if (family == Family::gpt2) {
+            f("attn.c_attn", attn.qkv);
+            f("attn.c_proj", attn.out);
+            f("mlp.c_fc", mlp.fc);
+            f("mlp.c_proj", mlp.proj);
+        } else {
+            f("self_attn.q_proj", attn.q);
+            f("self_attn.k_proj", attn.k);
+            f("self_attn.v_proj", attn.v);
+            f("self_attn.o_proj", attn.out);
+            f("mlp.gate_proj", mlp.gate);
+            f("mlp.up_proj", mlp.up);
+            f("mlp.down_proj", mlp.down);
+        }
+    }
     template <class F>
     void visit(F&& f, const std::string& prefix) {
         const bool gpt2 = family == Family::gpt2;
@@ -222,6 +243,10 @@ struct CausalLM {
     std::vector<Block<T, D>> blocks;
     Norm<T, D> final_norm;
     Linear<T, D> head;  // untied models only; tied ones use tokens.weight
+    // Activation checkpointing (autograd/checkpoint.hpp): a recorded forward keeps each block's
+    // input and output only, and backward runs the block again. For models whose activations
+    // would not fit; costs about one more forward per step.
+    bool checkpoint_blocks = false;
 
     CausalLM() = default;
     /// Random weights from `seed` (GPT-2's initialisation: normal(0, 0.02), positions 0.01).
@@ -291,8 +316,10 @@ struct CausalLM {
         }
         ForwardResult<T, D> r;
         if (opt.collect_layers) r.embedded = x;
+        const bool checkpointed = checkpoint_blocks && !ctx.cache && ag::grad_enabled();
         for (std::size_t l = 0; l < blocks.size(); ++l) {
-            auto out = blocks[l](x, mask, cos, sin, ctx.cache ? &(*ctx.cache)[l] : nullptr);
+            auto out = checkpointed ? checkpointed_block(blocks[l], x, mask, cos, sin, opt.collect_layers)
+                                    : blocks[l](x, mask, cos, sin, ctx.cache ? &(*ctx.cache)[l] : nullptr);
             x = out.hidden;
             if (static_cast<int>(l) == opt.perturb_layer) x = x + perturbation;
             if (l < ctx.perturbations.size() && ctx.perturbations[l].defined()) x = x + ctx.perturbations[l];
@@ -327,26 +354,10 @@ struct CausalLM {
     /// LoRA adapters to the ones whose names end in "q_proj" or "c_attn".
     template <class F>
     void for_each_linear(F&& f) {
-        const bool gpt2 = config.family == Family::gpt2;
-        const std::string base = gpt2 ? "transformer.h." : "model.layers.";
+        const std::string base = config.family == Family::gpt2 ? "transformer.h." : "model.layers.";
         for (std::size_t l = 0; l < blocks.size(); ++l) {
-            const std::string at = base + std::to_string(l) + (gpt2 ? ".attn." : ".self_attn.");
-            const std::string mlp = base + std::to_string(l) + ".mlp.";
-            auto& b = blocks[l];
-            if (gpt2) {
-                f(at + "c_attn", b.attn.qkv);
-                f(at + "c_proj", b.attn.out);
-                f(mlp + "c_fc", b.mlp.fc);
-                f(mlp + "c_proj", b.mlp.proj);
-            } else {
-                f(at + "q_proj", b.attn.q);
-                f(at + "k_proj", b.attn.k);
-                f(at + "v_proj", b.attn.v);
-                f(at + "o_proj", b.attn.out);
-                f(mlp + "gate_proj", b.mlp.gate);
-                f(mlp + "up_proj", b.mlp.up);
-                f(mlp + "down_proj", b.mlp.down);
-            }
+            const std::string at = base + std::to_string(l) + ".";
+            blocks[l].for_each_linear([&](const std::string& name, Linear<T, D>& lin) { f(at + name, lin); });
         }
         if (!config.tie_embeddings) f("lm_head", head);
     }
@@ -365,6 +376,30 @@ struct CausalLM {
     }
 
 private:
+    /// `block` as one checkpointed node: its output and, when `with_mlp` asks for it, the MLP's
+    /// output, stacked into the one value the checkpoint keeps.
+    static typename Block<T, D>::Output checkpointed_block(const Block<T, D>& block, const Var<T, D>& x,
+                                                           const ag::AttentionMask<T, D>& mask, const Tensor<T, D>& cos,
+                                                           const Tensor<T, D>& sin, bool with_mlp) {
+        Block<T, D> b = block;  // handles to the same weights, walkable
+        std::vector<Var<T, D>> params;
+        b.visit([&](const std::string&, Var<T, D>& v) {
+            if (v.defined() && v.requires_grad()) params.push_back(v);
+        }, "");
+        std::vector<Generator*> generators;  // LoRA dropout: the rebuilt block draws the same masks
+        b.for_each_linear([&](const std::string&, Linear<T, D>& lin) {
+            if (lin.lora && lin.lora->dropout > 0) generators.push_back(lin.lora->dropout_gen.get());
+        });
+        auto run = [b, mask, cos, sin, with_mlp](const Var<T, D>& in) {
+            auto out = b(in, mask, cos, sin);
+            if (!with_mlp) return out.hidden;
+            return ag::concat(std::vector<Var<T, D>>{ag::unsqueeze(out.hidden, 0), ag::unsqueeze(out.mlp_out, 0)}, 0);
+        };
+        Var<T, D> y = ag::checkpoint(run, x, params, std::move(generators));
+        if (!with_mlp) return {y, {}};
+        return {ag::select(y, 0, 0), ag::select(y, 0, 1)};
+    }
+
     void build(const TransformerConfig& c, const Init& init) {
         c.validate();
         tokens = Embedding<T, D>(c.vocab_size, c.hidden, init);
