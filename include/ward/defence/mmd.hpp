@@ -3,8 +3,10 @@
 // answer towards samples of N(0, I), so the information an attacker would reuse is gone.
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "ward/autograd/precision.hpp"
 #include "ward/autograd/reduce.hpp"
 #include "ward/autograd/shape_ops.hpp"
 #include "ward/defence/term.hpp"
@@ -15,11 +17,14 @@ namespace ward::defence {
 /// Squared MMD between samples x (n, d) and y (m, d), biased estimator (diagonals included, so two
 /// identical sets give exactly 0), with the kernel sum over b in b0 * {1/4, 1/2, 1, 2, 4} of
 /// exp(-||u - v||^2 / b); b0 is the mean squared distance over distinct pairs of the pooled samples,
-/// a constant (no gradient flows through the bandwidth). `bandwidth` > 0 fixes b0 instead.
+/// a constant (no gradient flows through the bandwidth). `bandwidth` > 0 fixes b0 instead. bf16
+/// samples are compared in f32 (autograd/precision.hpp): the distances cancel.
 template <FloatElement T, Device D>
 ag::Var<T, D> mmd(const ag::Var<T, D>& x, const ag::Var<T, D>& y, double bandwidth = 0) {
     if (x.rank() != 2 || y.rank() != 2 || x.size(1) != y.size(1))
         throw shape_error("mmd: samples must be (n, d) and (m, d), got " + x.shape().str() + " and " + y.shape().str());
+    if constexpr (!std::is_same_v<T, compute_t<T>>)
+        return ag::in_f32([bandwidth](const auto& v) { return mmd(v[0], v[1], bandwidth); }, std::vector<ag::Var<T, D>>{x, y});
     const index_t n = x.size(0), m = y.size(0), N = n + m;
     if (N < 2) throw value_error("mmd: needs at least two samples in all");
     ag::Var<T, D> z = ag::concat(std::vector<ag::Var<T, D>>{x, y}, 0);                 // (N, d)
