@@ -2,15 +2,17 @@
 // the same command line as the PyTorch peer benchmarks/torch_gpt_step.py, so that
 // benchmarks/compare_torch_gpt.sh can run both in one go and print the ratio.
 //
-//   bench_gpt_step LAYERS EMBD HEADS VOCAB SEQ BATCH [STEPS]
+//   bench_gpt_step LAYERS EMBD HEADS VOCAB SEQ BATCH [STEPS [checkpoint]]
 // prints the median seconds per step, tokens/s, the effective GFLOP/s (6 * params * tokens / s) as a
 // share of oneDNN's sgemm peak measured in the same process, and the peak tensor memory.
+// `checkpoint` turns on activation checkpointing per block (CausalLM::checkpoint_blocks).
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include <ward/autograd.hpp>
@@ -38,12 +40,13 @@ double sgemm_peak(index_t n) {
 
 int main(int argc, char** argv) {
     if (argc < 7) {
-        std::fprintf(stderr, "usage: %s LAYERS EMBD HEADS VOCAB SEQ BATCH [STEPS]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s LAYERS EMBD HEADS VOCAB SEQ BATCH [STEPS [checkpoint]]\n", argv[0]);
         return 2;
     }
     const index_t L = std::atol(argv[1]), C = std::atol(argv[2]), H = std::atol(argv[3]), V = std::atol(argv[4]),
                   T = std::atol(argv[5]), B = std::atol(argv[6]);
     const int steps = argc > 7 ? std::atoi(argv[7]) : 5;
+    const bool checkpoint = argc > 8 && std::string(argv[8]) == "checkpoint";
     nn::TransformerConfig cfg;
     cfg.family = nn::Family::gpt2;
     cfg.vocab_size = V;
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
     cfg.intermediate = 4 * C;
     cfg.max_positions = T;
     nn::CausalLM<float> model(cfg, 0);
+    model.checkpoint_blocks = checkpoint;
     auto params = nn::parameters<float, cpu>(model);
     optim::AdamWOptions o;
     o.lr = 1e-4;
@@ -85,7 +89,8 @@ int main(int argc, char** argv) {
     const double med = times[times.size() / 2];
     const double gflops = 6.0 * double(n) * double(B * T) / med * 1e-9;
     const double peak = sgemm_peak(1024);
-    std::printf("ward threads=%d params=%lld loss=%.4f\n", backend::cpu::max_threads(), static_cast<long long>(n), loss_value);
+    std::printf("ward threads=%d params=%lld loss=%.4f%s\n", backend::cpu::max_threads(), static_cast<long long>(n), loss_value,
+                checkpoint ? " activation-checkpointing" : "");
     std::printf("step_s=%.4f tokens_per_s=%.1f approx_gflops=%.1f sgemm_peak_gflops=%.1f share=%.0f%% peak_tensor_MB=%.1f\n", med,
                 double(B * T) / med, gflops, peak, 100 * gflops / peak,
                 double(stats::host_bytes_peak.load() - base) / 1e6);

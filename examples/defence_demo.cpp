@@ -27,14 +27,11 @@
 #include <ward/data/synthetic.hpp>
 #include <ward/data/world_model.hpp>
 #include <ward/defence.hpp>
+#include <ward/device_choice.hpp>
 #include <ward/eval.hpp>
 #include <ward/nn.hpp>
 
 #include "defence_demo/hyper.hpp"
-
-#ifdef __CUDACC__
-#include <ward/cuda.cuh>
-#endif
 
 using namespace ward;
 
@@ -316,7 +313,7 @@ int main(int argc, char** argv) {
                     if (seed < seeds) throw value_error("--tune-seeds must not include a reported seed (0 .. " + std::to_string(seeds - 1) + ")");
                 demo::write_tuned(tuned_file, tune<D>(s, ts, tune_configs, cache_dir, command, defences));
                 std::fprintf(stderr, "wrote %s in %.0f s\n", tuned_file.c_str(), elapsed());
-                return;
+                return 0;
             }
             const demo::Tuned tuned = std::filesystem::exists(tuned_file) ? demo::read_tuned(tuned_file) : demo::Tuned{};
             if (tuned.defences.empty()) std::fprintf(stderr, "no tuned hyper-parameters (%s): every row uses its defaults\n", tuned_file.c_str());
@@ -369,20 +366,9 @@ int main(int argc, char** argv) {
                             eval::format_table(eval::summarize(report)).c_str());
             }
             std::fprintf(stderr, "total %.0f s on %s\n", elapsed(), D::name);
+            return 0;
         };
-        if (device == "cuda") {
-#ifdef __CUDACC__
-            if (!backend::cuda::device_available()) {
-                std::fprintf(stderr, "defence_demo: --device cuda: no CUDA device found (skipped)\n");
-                return 77;
-            }
-            run.template operator()<cuda>();
-#else
-            throw value_error("--device cuda: this build has no CUDA; run defence_demo_cuda (built where nvcc is found)");
-#endif
-        } else {
-            run.template operator()<cpu>();
-        }
+        return run_on_device(device, "defence_demo", "defence_demo_cuda", run);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "defence_demo: %s\n", e.what());
         return 1;

@@ -22,13 +22,10 @@
 #include <type_traits>
 
 #include <ward/autograd.hpp>
+#include <ward/device_choice.hpp>
 #include <ward/io.hpp>
 #include <ward/io/dialogue.hpp>
 #include <ward/nn.hpp>
-
-#ifdef __CUDACC__
-#include <ward/cuda.cuh>
-#endif
 
 using namespace ward;
 
@@ -125,18 +122,7 @@ int main(int argc, char** argv) {
             if (dtype == "bf16") return serve(nn::load_causal_lm<bf16, D>(model_dir));
             return serve(nn::load_causal_lm<float, D>(model_dir));
         };
-        if (device == "cuda") {
-#ifdef __CUDACC__
-            if (!backend::cuda::device_available()) {
-                std::fprintf(stderr, "lm: --device cuda: no CUDA device found (skipped)\n");
-                return 77;
-            }
-            return load.template operator()<cuda>();
-#else
-            throw value_error("--device cuda: this build has no CUDA; run lm_cuda (built where nvcc is found)");
-#endif
-        }
-        return load.template operator()<cpu>();
+        return run_on_device(device, "lm", "lm_cuda", load);
     } catch (const ward::error& e) {
         std::fprintf(stderr, "lm: %s\n", e.what());
         return 1;

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds the CUDA tests (ctest label "gpu"), bench_cuda, bench_gpt_step_gpu and the programs built by
-# nvcc (defence_demo_cuda, lm_cuda) on this machine (sm_90), packs them with their shared libraries,
-# the PyTorch peer scripts and the programs' inputs for the GPU machine, and writes PACK/run-all.sh,
-# which there runs every packed test, bench_cuda, the op table's perf mode (backend_cuda_op_table
-# --perf), the GPT-2 step against its PyTorch peer, the other peers, lm and the defence demo on the
-# GPU, then the tests under compute-sanitizer, in 8 minutes.
+# Builds the CUDA tests (ctest label "gpu"), bench_cuda, bench_gpt_step_gpu, bench_repnoise_7b_gpu and
+# the programs built by nvcc (defence_demo_cuda, lm_cuda) on this machine (sm_90), packs them with
+# their shared libraries, the PyTorch peer scripts and the programs' inputs for the GPU machine, and
+# writes PACK/run-all.sh, which there runs every packed test, bench_cuda, the op table's perf mode
+# (backend_cuda_op_table --perf), the GPT-2 step and the 7B-shaped RepNoise step against their
+# PyTorch peers, the other peers, lm and the defence demo on the GPU, then the tests under
+# compute-sanitizer, in 8 minutes.
 #
 #   scripts/gpu-check.sh                  # build in build-gpu, pack into .gpu (git-ignored)
 #   on the GPU machine:  bash .gpu/run-all.sh     (WARD_GPU_LOG=FILE keeps a copy of the output)
@@ -36,7 +37,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWARD_ENABLE_CUDA=ON -DWARD_C
   -DWARD_BUILD_TESTS=ON -DWARD_BUILD_BENCHMARKS=ON >/dev/null
 mapfile -t tests < <(cd "$build" && ctest -N -L gpu | sed -n 's/^ *Test *#[0-9]*: *//p')
 [ ${#tests[@]} -gt 0 ] || { echo "gpu-check: no tests labelled gpu in $build" >&2; exit 1; }
-programs=(benchmarks/bench_gpt_step_gpu examples/defence_demo_cuda examples/lm_cuda)
+programs=(benchmarks/bench_gpt_step_gpu benchmarks/bench_repnoise_7b_gpu examples/defence_demo_cuda examples/lm_cuda)
 echo "== build ${tests[*]} bench_cuda ${programs[*]##*/}"
 cmake --build "$build" -j "$jobs" --target "${tests[@]}" bench_cuda "${programs[@]##*/}"
 
@@ -119,7 +120,11 @@ step "lm_cuda --prompt" 60 bash "\$here/run" lm_cuda --device cuda --model "\$he
 # The defence demo on the GPU, one seed of the README's default (its wall time against the 2-core
 # CPU's for the same seed is the GPU's speed-up; its table must draw the same conclusions).
 step "defence_demo_cuda --seeds 1" 150 bash "\$here/run" defence_demo_cuda --device cuda --seeds 1 --tuned "\$here/tuned.json"
+# The 7B-shaped RepNoise and plain steps, pure bf16 in both (the issue's reference), then ward with
+# activation checkpointing.
 step torch_repnoise_7b 150 "\$python" "\$here/torch_repnoise_7b.py"
+step bench_repnoise_7b_gpu 150 bash "\$here/run" bench_repnoise_7b_gpu --device cuda
+step "bench_repnoise_7b_gpu --checkpoint" 150 bash "\$here/run" bench_repnoise_7b_gpu --device cuda --checkpoint
 
 # The same library path the run wrapper sets, for running the tests under the sanitizer.
 cudalib=\$(dirname "\$(find /usr/local/cuda*/ /opt -name 'libcublasLt.so.13*' 2>/dev/null | head -1)" 2>/dev/null)

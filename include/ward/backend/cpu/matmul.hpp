@@ -255,7 +255,7 @@ std::shared_ptr<onednn::Primitive> build_matmul(const MatmulProblem& p, bool has
     constexpr dnnl_data_type_t dt = onednn::data_type_of<T>();
     const int r = p.c.rank;
     auto md = [&](const MatLayout& L, bool packed) {
-        dnnl_dim_t s[max_rank];
+        dnnl_dim_t s[max_rank] = {};  // the first r are set below
         if (packed) dense_strides(L, s);
         else
             for (int i = 0; i < r; ++i) s[i] = L.strides[i];
