@@ -65,6 +65,8 @@ Graph run(bool preallocate) {
 
 }  // namespace
 
+BOOST_AUTO_TEST_SUITE(autograd_fused_cpu_grads)
+
 BOOST_AUTO_TEST_CASE(f32_cpu_fast_paths_match_the_f64_generic_graph) {
     for (bool pre : {false, true}) {
         Graph f = run<float>(pre), d = run<double>(pre);
@@ -77,3 +79,5 @@ BOOST_AUTO_TEST_CASE(f32_cpu_fast_paths_match_the_f64_generic_graph) {
         }
     }
 }
+
+BOOST_AUTO_TEST_SUITE_END()

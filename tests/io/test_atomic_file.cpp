@@ -70,7 +70,7 @@ using ward::testing::message_of;
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(atomic_file)
+BOOST_AUTO_TEST_SUITE(io_atomic_file)
 
 BOOST_AUTO_TEST_CASE(writes_a_new_file_with_ordinary_permissions) {
     TempDir dir;

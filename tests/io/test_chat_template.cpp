@@ -58,7 +58,7 @@ std::vector<ChatMessage> messages_of(const nlohmann::json& j) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(chat_template)
+BOOST_AUTO_TEST_SUITE(io_chat_template)
 
 BOOST_AUTO_TEST_CASE(every_family_matches_transformers_on_every_conversation) {
     const auto reference = nlohmann::json::parse(read_text(fixtures / "chat_template_reference.json"));

@@ -91,7 +91,7 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(safetensors)
+BOOST_AUTO_TEST_SUITE(io_safetensors)
 
 BOOST_AUTO_TEST_CASE(round_trip_of_every_dtype_with_the_prescribed_layout) {
     TempDir dir;

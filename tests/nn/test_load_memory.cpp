@@ -72,6 +72,8 @@ std::optional<double> load_peak_bytes(const std::filesystem::path& dir, const st
 
 }  // namespace
 
+BOOST_AUTO_TEST_SUITE(nn_load_memory)
+
 BOOST_AUTO_TEST_CASE(a_sharded_checkpoint_loads_with_one_copy_of_the_weights_resident) {
     if (sanitized) return ward_test::skip("resident memory under AddressSanitizer is not the program's own");
     ward_test::TempDir dir("ward-load-memory");
@@ -127,3 +129,5 @@ BOOST_AUTO_TEST_CASE(an_uninitialised_model_is_filled_exactly_by_the_loader) {
     }, "");
     BOOST_TEST(checked == parameter_count(c));
 }
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -101,7 +101,7 @@ void check_against_torch(const std::string& config) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(adam)
+BOOST_AUTO_TEST_SUITE(optim_adam)
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(first_step_is_minus_lr_times_sign_of_the_gradient, T, Floats) {
     const std::vector<double> p0 = {1.0, -1.0, 0.5, 2.0, 0.0}, g = {3.0, -0.001, 1e3, -7.5, 0.25};

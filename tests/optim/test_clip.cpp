@@ -31,7 +31,7 @@ ParameterList<T> two_params(const std::vector<T>& ga, const std::vector<T>& gb) 
 }
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(clip)
+BOOST_AUTO_TEST_SUITE(optim_clip)
 
 BOOST_AUTO_TEST_CASE(matches_pytorch_clip_grad_norm) {
     io::SafetensorsFile ref(torch_reference);

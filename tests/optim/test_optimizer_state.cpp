@@ -123,7 +123,7 @@ void resume_check(typename Opt::options_type options, typename Opt::options_type
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(optimizer_state)
+BOOST_AUTO_TEST_SUITE(optim_optimizer_state)
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(resumed_runs_are_bit_identical_to_uninterrupted_ones, T, Floats) {
     resume_check<Sgd<T>, T>({.lr = 3e-2, .momentum = 0.9, .weight_decay = 1e-3, .nesterov = true}, {.lr = 1.0, .momentum = 0.5});

@@ -16,7 +16,7 @@ namespace tt = boost::test_tools;
 
 static_assert(Schedule<ConstantSchedule> && Schedule<LinearWarmup> && Schedule<WarmupLinearDecay> && Schedule<WarmupCosine>);
 
-BOOST_AUTO_TEST_SUITE(schedule)
+BOOST_AUTO_TEST_SUITE(optim_schedule)
 
 BOOST_AUTO_TEST_CASE(constant_and_linear_warmup) {
     BOOST_TEST(ConstantSchedule{}(0) == 1.0);

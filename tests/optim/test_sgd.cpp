@@ -78,7 +78,7 @@ void check_against_torch(const std::string& config) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(sgd)
+BOOST_AUTO_TEST_SUITE(optim_sgd)
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(plain_sgd_with_constant_gradient_is_linear_in_steps, T, Floats) {
     ParameterList<T> params{make_param<T>("w", {1.0, -2.0, 0.5}, Shape{3})};

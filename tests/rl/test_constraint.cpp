@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <ward/rl/constraint.hpp>
+#include <ward/tensor.hpp>
 #include <ward/rl/gae.hpp>
 
 #include "error_message.hpp"

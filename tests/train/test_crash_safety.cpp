@@ -24,8 +24,6 @@
 #include "crash_world.hpp"
 #include "temp_dir.hpp"
 
-extern char** environ;
-
 namespace fs = std::filesystem;
 using namespace ward;
 using ward_test::read_file;

@@ -72,6 +72,8 @@ void check(const Problem& p) {
 
 }  // namespace
 
+BOOST_AUTO_TEST_SUITE(backend_cpu_cross_entropy)
+
 BOOST_AUTO_TEST_CASE(cross_entropy_rows_match_naive_loops) {
     check(make(7, 1, 0, 3.f, 1));
     check(make(9, 13, 3, 3.f, 2));
@@ -114,3 +116,5 @@ BOOST_AUTO_TEST_CASE(cross_entropy_rows_do_not_depend_on_thread_count) {
 #endif
     BOOST_TEST(one == many);
 }
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -79,6 +79,8 @@ struct Problem {
 
 }  // namespace
 
+BOOST_AUTO_TEST_SUITE(backend_cpu_norm_backward)
+
 BOOST_AUTO_TEST_CASE(layer_norm_backward_matches_naive_loops) {
     for (auto [n, c] : {std::pair<index_t, index_t>{1, 1}, {5, 7}, {37, 64}, {130, 257}}) {
         Problem p(n, c, true, std::uint32_t(n * 31 + c));
@@ -113,3 +115,5 @@ BOOST_AUTO_TEST_CASE(norm_backward_does_not_depend_on_thread_count) {
     BOOST_TEST(one.dgamma == many.dgamma);
     BOOST_TEST(one.dbeta == many.dbeta);
 }
+
+BOOST_AUTO_TEST_SUITE_END()
