@@ -2,7 +2,8 @@
 //   crash_child lm|defence|lisa CHECKPOINT   one run of that training loop, a checkpoint after every
 //                                            step, resumed from CHECKPOINT when it exists
 //   crash_child save DIR                     saves the two models of crash_world into DIR in turn,
-//                                            sharded in two layouts, until killed
+//                                            sharded in two layouts, until killed; prints "ready"
+//                                            when its first save starts
 #include <cstdio>
 #include <string>
 
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
             defence::lisa_finetune(model, alignment, user, crash_world::lisa_options(where));
         } else if (mode == "save") {
             nn::CausalLM<float> models[2] = {crash_world::model(0), crash_world::model(1)};
+            std::puts("ready");
+            std::fflush(stdout);
             for (int i = 0;; i ^= 1) nn::save_pretrained(models[i], where, crash_world::save_options());
         } else {
             std::fprintf(stderr, "crash_child: unknown mode '%s'\n", mode.c_str());

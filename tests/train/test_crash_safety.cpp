@@ -8,6 +8,7 @@
 // never interrupted: the resumed training is bit-identical.
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -55,7 +56,8 @@ std::vector<std::string> child_environment() {
     return env;
 }
 
-pid_t spawn_child(const std::string& mode, const fs::path& where) {
+/// Starts crash_child `mode` `where`; with stdout_fd, the child's standard output goes there.
+pid_t spawn_child(const std::string& mode, const fs::path& where, int stdout_fd = -1) {
     const std::string exe = child_path();
     static std::vector<std::string> env = child_environment();
     std::vector<std::string> args = {exe, mode, where.string()};
@@ -64,9 +66,13 @@ pid_t spawn_child(const std::string& mode, const fs::path& where) {
     argv.push_back(nullptr);
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    ::posix_spawn_file_actions_init(&actions);
+    if (stdout_fd >= 0) ::posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
     pid_t pid = 0;
-    if (int err = ::posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), envp.data()))
-        throw std::runtime_error("posix_spawn " + exe + ": " + std::strerror(err));
+    const int err = ::posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), envp.data());
+    ::posix_spawn_file_actions_destroy(&actions);
+    if (err) throw std::runtime_error("posix_spawn " + exe + ": " + std::strerror(err));
     return pid;
 }
 
@@ -91,6 +97,24 @@ bool kill_after(const std::string& mode, const fs::path& where, std::chrono::mic
     const int status = wait_status(pid);
     finished_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+/// Starts the child, waits for the line it prints when it is about to start saving, then kills it
+/// after `delay`: the kills land relative to its saves, however long its start-up took on a loaded
+/// machine. True when it was killed (not when it had died before saying it was ready).
+bool kill_after_ready(const std::string& mode, const fs::path& where, std::chrono::microseconds delay) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+    const pid_t pid = spawn_child(mode, where, fds[1]);
+    ::close(fds[1]);
+    char c = 0;
+    ssize_t got = 0;
+    while ((got = ::read(fds[0], &c, 1)) < 0 && errno == EINTR) {}
+    ::close(fds[0]);
+    if (got == 1) std::this_thread::sleep_for(delay);
+    ::kill(pid, SIGKILL);
+    const int status = wait_status(pid);
+    return got == 1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -205,17 +229,15 @@ BOOST_AUTO_TEST_CASE(killed_sharded_save_leaves_the_old_or_the_new_model) {
     }
     const std::string tokenizer = R"({"model": {"type": "BPE"}})";
     io::write_atomically(dir / "tokenizer.json", tokenizer);
-    // The child saves model 0, then 1, then 0 ...: kills spread over its start and its first three saves.
-    auto start = Clock::now();
-    BOOST_REQUIRE(!run_to_end("no-such-mode", dir));
-    const double startup = seconds_since(start);
-    BOOST_TEST_MESSAGE("the child starts in " << startup << " s, one save takes " << one_save << " s");
+    // The child saves model 0, then 1, then 0 ...: kills spread over the time of eight saves as
+    // measured here, counted from when it says it starts. Model 1 is on disk from the end of its
+    // second save to the end of its third, and so on, so its saves may be three times slower than
+    // measured and the kills still land on both models.
     std::mt19937_64 rng(0x73617665);
-    std::uniform_int_distribution<long> delay_us(0, static_cast<long>((startup + 3 * one_save) * 1e6));
+    std::uniform_int_distribution<long> delay_us(0, static_cast<long>(8 * one_save * 1e6));
     int kills = 0, seen[2] = {0, 0};
     while (kills < kills_per_case) {
-        bool finished = false;
-        BOOST_REQUIRE(kill_after("save", dir, std::chrono::microseconds(delay_us(rng)), finished));
+        BOOST_REQUIRE(kill_after_ready("save", dir, std::chrono::microseconds(delay_us(rng))));
         ++kills;
         nn::CausalLM<float> loaded = nn::load_causal_lm<float>(dir);  // throws on a torn or mixed checkpoint
         const auto w = weights_of(loaded);
