@@ -636,4 +636,29 @@ BOOST_AUTO_TEST_CASE(tar_raises_the_harmful_loss_after_an_attack) {
     BOOST_TEST(refusal < 0.2 * refusal0);
 }
 
+BOOST_AUTO_TEST_CASE(tar_in_bf16_attacks_through_master_weights_as_in_f32) {
+    // TAR's simulated attack on a bf16 model steps f32 master weights: 200 SGD steps of lr 2.5e-4,
+    // most of them below bf16's resolution at these weights, add up as in f32 (drops of the harmful
+    // loss 0.266 against f32's 0.263). Stepped in bf16 itself, many round away: 0.203, 23% short.
+    const nn::CausalLM<float> f32(tiny_config(nn::Family::gpt2, 16), 47);
+    auto drop = [&]<FloatElement T>(nn::CausalLM<T> model) {
+        const auto batch = defence::make_paired_batch<T>(training_pairs(), {0, 1, 2, 3, 4, 5, 6, 7}, 0);
+        double start = 0;
+        {
+            ag::NoGrad ng;
+            defence::Context<T> ctx(model, batch);
+            start = double(defence::answer_loss(ctx, Side::harmful).value().item());
+        }
+        defence::TarOptions to;
+        to.inner_steps = 200;
+        to.inner_lr = 2.5e-4;
+        to.inner_optimizer = defence::InnerOptimizer::sgd;
+        return start - defence::tar_step(model, batch, to).terms.at("attacked");
+    };
+    const double in_f32 = drop(nn::clone(f32)), in_bf16 = drop(nn::to_dtype<bf16>(f32));
+    BOOST_TEST_MESSAGE("harmful loss drop over the inner attack: f32 " << in_f32 << ", bf16 " << in_bf16);
+    BOOST_TEST(in_f32 > 0.05);
+    BOOST_TEST(std::abs(in_bf16 - in_f32) < 0.15 * in_f32);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -26,6 +26,8 @@
 #include "ward/defence/representation.hpp"
 #include "ward/defence/train.hpp"
 #include "ward/defence/weights.hpp"
+#include "ward/optim/adam.hpp"
+#include "ward/optim/master_weights.hpp"
 #include "ward/optim/sgd.hpp"
 
 namespace ward::defence {
@@ -101,13 +103,19 @@ StepOutcome tar_step(nn::CausalLM<T, D>& model, const PairedBatch<T, D>& batch, 
                 optimiser.step();
             }
         };
-        if (opt.inner_optimizer == InnerOptimizer::sgd) {
-            optim::Sgd<T, D> sgd(inner, {.lr = opt.inner_lr});
-            attack(sgd);
-        } else {
-            optim::AdamW<T, D> adamw(inner, {.lr = opt.inner_lr, .weight_decay = 0.0});
-            attack(adamw);
-        }
+        // A bf16 model's simulated attack steps f32 master weights, as the attack it stands for does
+        // (train/loop.hpp): in bf16 itself, steps below the weights' resolution would round away.
+        auto attack_with = [&]<class Rule>(const typename Rule::options_type& o) {
+            if constexpr (std::is_same_v<T, bf16>) {
+                optim::MasterWeights<Rule, D> optimiser(inner, o);
+                attack(optimiser);
+            } else {
+                optim::BasicOptimizer<Rule, T, D> optimiser(inner, o);
+                attack(optimiser);
+            }
+        };
+        if (opt.inner_optimizer == InnerOptimizer::sgd) attack_with.template operator()<optim::SgdRule>({.lr = opt.inner_lr});
+        else attack_with.template operator()<optim::AdamRule<true>>({.lr = opt.inner_lr, .weight_decay = 0.0});
         Context<T, D> ctx(model, batch);
         ag::Var<T, D> tr = tamper_resistance_loss(ctx, opt.tamper_loss);
         out.terms["attacked"] = double(answer_loss(ctx, Side::harmful).value().item());
