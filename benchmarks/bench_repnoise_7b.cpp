@@ -152,11 +152,6 @@ int run(const Options& o) {
     return measure(model, adam, batch, o);
 }
 
-template <Device D>
-int run_dtype(const Options& o) {  // the element type by name
-    return o.dtype == "f32" ? run<float, D>(o) : run<bf16, D>(o);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -181,9 +176,10 @@ int main(int argc, char** argv) {
             else throw value_error("unknown argument '" + a + "'; usage: bench_repnoise_7b [--device cpu|cuda] [--small] [--steps N] "
                                    "[--dtype bf16|f32] [--master-weights] [--checkpoint]");
         }
-        if (o.dtype != "bf16" && o.dtype != "f32") throw value_error("--dtype must be bf16 or f32, got " + o.dtype);
         if (o.steps < 1) throw value_error("--steps must be at least 1");
-        return run_on_device(o.device, "bench_repnoise_7b", "bench_repnoise_7b_gpu", [&]<Device D>() { return run_dtype<D>(o); });
+        return run_on_device(o.device, "bench_repnoise_7b", "bench_repnoise_7b_gpu", [&]<Device D>() {
+            return run_in_dtype(o.dtype, [&]<FloatElement T>() { return run<T, D>(o); });
+        });
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_repnoise_7b: %s\n", e.what());
         return 1;

@@ -8,6 +8,7 @@
 //   defence_demo [--seeds 3] [--attack-budget N] [--out DIR] [--defences random,undefended,repnoise,...]
 //   defence_demo --tune [--tune-seeds 100,101] [--tune-configs 6] [--tuned FILE]
 //   defence_demo_cuda --device cuda ...      (the same program built by nvcc, where CUDA is found)
+//   defence_demo --dtype bf16 ...             (defences, attacks, judging and probes in bf16)
 //
 // Three disjoint item sets keep the evaluation honest: the defence trains on the defence items, the
 // attack on the attack items, and harm is judged on the judged items (and on a category the defence
@@ -15,7 +16,8 @@
 // the judged recipes are in no attack data, so it shows there is no leak), "undefended" (the aligned
 // model: the attack must bring harm back, which calibrates the attack), each defence with the
 // hyper-parameters `--tune` chose on seeds that are never reported (read from a committed file), and
-// RepNoise with the paper's weights.
+// RepNoise with the paper's weights. In bf16 (--dtype) the aligned model is pre-trained and aligned in
+// f32 as always, converted, and every row trains in bf16 through f32 master weights.
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -58,9 +60,9 @@ demo::Hyper settings_of(const std::string& defence, const demo::Tuned& tuned) {
     return it != tuned.defences.end() && defence != "repnoise-paper" ? it->second : demo::default_hyper(defence);
 }
 
-/// The row `name` with settings `h`, for a model on device D.
-template <Device D>
-eval::DefenceSpec<float, D> make_defence(const std::string& name, const demo::Hyper& h, const std::vector<defence::Pair>& pairs,
+/// The row `name` with settings `h`, for a model of element type T on device D.
+template <FloatElement T, Device D>
+eval::DefenceSpec<T, D> make_defence(const std::string& name, const demo::Hyper& h, const std::vector<defence::Pair>& pairs,
                                       const nn::TransformerConfig& config, const Settings& s) {
     auto options = [&s, h](std::uint64_t seed) {
         defence::DefenceOptions d;
@@ -72,22 +74,24 @@ eval::DefenceSpec<float, D> make_defence(const std::string& name, const demo::Hy
         d.quiet = true;
         return d;
     };
-    eval::DefenceSpec<float, D> d{name, {}};
-    if (name == "random") {  // drawn on the host, so that both devices start alike
-        d.apply = [config](nn::CausalLM<float, D>& m, std::uint64_t seed) { m = nn::to_device<D>(nn::CausalLM<float>(config, 1000 + seed)); };
+    eval::DefenceSpec<T, D> d{name, {}};
+    if (name == "random") {  // drawn on the host in f32, so that every device and element type starts alike
+        d.apply = [config](nn::CausalLM<T, D>& m, std::uint64_t seed) {
+            m = nn::to_dtype<T>(nn::to_device<D>(nn::CausalLM<float>(config, 1000 + seed)));
+        };
     } else if (name == "undefended") {
     } else if (name == "repnoise" || name == "repnoise-paper") {
-        d.apply = [=](nn::CausalLM<float, D>& m, std::uint64_t seed) {
+        d.apply = [=](nn::CausalLM<T, D>& m, std::uint64_t seed) {
             defence::train(m, defence::repnoise(h.at("alpha"), h.at("beta")), pairs, options(seed));
         };
     } else if (name == "ascent-only") {  // RepNoise without its noise term: what the noise adds
-        d.apply = [=](nn::CausalLM<float, D>& m, std::uint64_t seed) {
+        d.apply = [=](nn::CausalLM<T, D>& m, std::uint64_t seed) {
             defence::train(m, defence::stability() - h.at("alpha") * defence::ascent(), pairs, options(seed));
         };
     } else if (name == "vaccine") {
-        d.apply = [=](nn::CausalLM<float, D>& m, std::uint64_t seed) { defence::vaccine(m, pairs, {.rho = h.at("rho")}, options(seed)); };
+        d.apply = [=](nn::CausalLM<T, D>& m, std::uint64_t seed) { defence::vaccine(m, pairs, {.rho = h.at("rho")}, options(seed)); };
     } else if (name == "tar") {
-        d.apply = [=](nn::CausalLM<float, D>& m, std::uint64_t seed) {
+        d.apply = [=](nn::CausalLM<T, D>& m, std::uint64_t seed) {
             defence::TarOptions t;
             t.inner_steps = static_cast<index_t>(h.at("inner_steps"));
             t.inner_lr = h.at("inner_lr");
@@ -181,23 +185,23 @@ std::size_t largest_sample(const eval::ExperimentOptions& o) {
 /// --tune: every tunable defence gets the same number of configurations, each run on the tuning seeds
 /// against the fixed grid; the objective is the lowest worst-case harm (mean over the tuning seeds)
 /// among configurations whose harmless-task loss stays within 10% of the undefended model's.
-template <Device D>
+template <FloatElement T, Device D>
 demo::Tuned tune(const Settings& s, const std::vector<int>& seeds, std::size_t configurations, const std::string& cache_dir,
                  const std::string& command, const std::vector<std::string>& defences) {
     demo::Tuned out;
     nlohmann::json trials = nlohmann::json::array();
-    std::map<int, std::pair<nn::CausalLM<float, D>, double>> undefended;  // per seed: the aligned model and its harmless loss
+    std::map<int, std::pair<nn::CausalLM<T, D>, double>> undefended;  // per seed: the aligned model and its harmless loss
     std::map<int, data::World> worlds;
     for (int seed : seeds) {
         data::World& world = worlds.emplace(seed, data::World({.seed = static_cast<std::uint64_t>(seed)})).first->second;
         double secs = 0;
-        nn::CausalLM<float, D> model = aligned_model<D>(world, s, seed, cache_dir, secs);
+        nn::CausalLM<T, D> model = nn::to_dtype<T>(aligned_model<D>(world, s, seed, cache_dir, secs));
         eval::Report r;
         data::SyntheticJudge judge(world);
         auto o = experiment_options(s, std::uint64_t(seed), false);
         eval::ExperimentData d = experiment_data(world, s, largest_sample(o), std::uint64_t(seed));
         d.probe_positive.clear();
-        eval::run_experiment(model, {make_defence<D>("undefended", {}, {}, model.config, s)}, d, judge, o, std::uint64_t(seed), r);
+        eval::run_experiment(model, {make_defence<T, D>("undefended", {}, {}, model.config, s)}, d, judge, o, std::uint64_t(seed), r);
         undefended.emplace(seed, std::make_pair(std::move(model), r.records.front().harmless_loss));
     }
     for (const auto& [name, space] : demo::search_spaces()) {
@@ -212,7 +216,7 @@ demo::Tuned tune(const Settings& s, const std::vector<int>& seeds, std::size_t c
                 eval::ExperimentData d = experiment_data(world, s, largest_sample(o), std::uint64_t(seed));
                 d.probe_positive.clear();
                 const auto& aligned = undefended.at(seed).first;
-                eval::run_experiment(aligned, {make_defence<D>(name, h, world.defence_pairs(), aligned.config, s)}, d, judge, o,
+                eval::run_experiment(aligned, {make_defence<T, D>(name, h, world.defence_pairs(), aligned.config, s)}, d, judge, o,
                                      std::uint64_t(seed), r);
             }
             const auto worst = eval::summarize_worst_cases(eval::worst_cases(r)).front();
@@ -268,10 +272,12 @@ int main(int argc, char** argv) {
     int seeds = 3;
     std::string out_dir, cache_dir, tuned_file = std::string(WARD_EXAMPLES_DIR) + "/defence_demo/tuned.json", tune_seeds = "100,101";
     bool tune_mode = false;
-    std::string device = "cpu";
+    std::string device = "cpu", dtype = "f32";
     std::size_t tune_configs = 6;
     std::vector<std::string> defences = {"random", "undefended", "repnoise", "repnoise-paper", "vaccine", "tar"};
     app.add_option("--device", device, "cpu, or cuda (defence_demo_cuda, the build by nvcc)")->check(CLI::IsMember({"cpu", "cuda"}));
+    app.add_option("--dtype", dtype, "element type of the defences, attacks, judging and probes: f32, or bf16 (f32 master weights)")
+        ->check(CLI::IsMember({"f32", "bf16"}));
     app.add_option("--seeds", seeds, "report seeds 0 .. N-1 (each builds its own world and model)")->check(CLI::PositiveNumber);
     app.add_option("--out", out_dir, "write report.json, CSVs, the tables and plots here");
     app.add_option("--model-cache", cache_dir, "keep each seed's aligned model here, keyed by every setting that shapes it");
@@ -305,13 +311,13 @@ int main(int argc, char** argv) {
             for (int i = 1; i < argc; ++i) c += std::string(" ") + argv[i];
             return c;
         }();
-        // The whole experiment on device D: models, training, attacks and generation.
-        auto run = [&]<Device D>() {
+        // The whole experiment on device D in element type T: models, training, attacks and generation.
+        auto run = [&]<FloatElement T, Device D>() {
             if (tune_mode) {
                 const std::vector<int> ts = seed_list(tune_seeds);
                 for (int seed : ts)
                     if (seed < seeds) throw value_error("--tune-seeds must not include a reported seed (0 .. " + std::to_string(seeds - 1) + ")");
-                demo::write_tuned(tuned_file, tune<D>(s, ts, tune_configs, cache_dir, command, defences));
+                demo::write_tuned(tuned_file, tune<T, D>(s, ts, tune_configs, cache_dir, command, defences));
                 std::fprintf(stderr, "wrote %s in %.0f s\n", tuned_file.c_str(), elapsed());
                 return 0;
             }
@@ -325,15 +331,15 @@ int main(int argc, char** argv) {
             for (int seed = 0; seed < seeds; ++seed) {
                 data::World world({.seed = static_cast<std::uint64_t>(seed)});
                 double secs = 0;
-                const nn::CausalLM<float, D> model = aligned_model<D>(world, s, seed, cache_dir, secs);
+                const nn::CausalLM<T, D> model = nn::to_dtype<T>(aligned_model<D>(world, s, seed, cache_dir, secs));
                 const auto& config = model.config;
                 model_s += secs;
                 const auto seed_u = static_cast<std::uint64_t>(seed);
                 const auto o = experiment_options(s, seed_u, true);
                 const eval::ExperimentData d = experiment_data(world, s, largest_sample(o), seed_u);
-                std::vector<eval::DefenceSpec<float, D>> rows;
+                std::vector<eval::DefenceSpec<T, D>> rows;
                 const auto pairs = world.defence_pairs();
-                for (const auto& name : defences) rows.push_back(make_defence<D>(name, settings_of(name, tuned), pairs, config, s));
+                for (const auto& name : defences) rows.push_back(make_defence<T, D>(name, settings_of(name, tuned), pairs, config, s));
                 data::SyntheticJudge judge(world);
                 eval::run_experiment(model, rows, d, judge, o, seed_u, report);
                 std::fprintf(stderr, "seed %d done at %.0f s (%zu grid and %zu searched attacks per row)\n", seed, elapsed(), o.attacks.size(),
@@ -344,6 +350,7 @@ int main(int argc, char** argv) {
             report.metadata = {{"program", "defence_demo"},
                                {"command", command},
                                {"device", D::name},
+                               {"dtype", dtype},
                                {"seeds", seeds},
                                {"model", {{"family", "llama"}, {"hidden", s.hidden}, {"layers", s.layers}}},
                                {"defence_steps", {{"tar", s.tar_steps}, {"others", s.defence_steps}}},
@@ -365,10 +372,12 @@ int main(int argc, char** argv) {
                 std::printf("%s\n%s", eval::format_worst_case_table(eval::summarize_worst_cases(eval::worst_cases(report))).c_str(),
                             eval::format_table(eval::summarize(report)).c_str());
             }
-            std::fprintf(stderr, "total %.0f s on %s\n", elapsed(), D::name);
+            std::fprintf(stderr, "total %.0f s on %s in %s\n", elapsed(), D::name, dtype.c_str());
             return 0;
         };
-        return run_on_device(device, "defence_demo", "defence_demo_cuda", run);
+        return run_on_device(device, "defence_demo", "defence_demo_cuda", [&]<Device D>() {
+            return run_in_dtype(dtype, [&]<FloatElement T>() { return run.template operator()<T, D>(); });
+        });
     } catch (const std::exception& e) {
         std::fprintf(stderr, "defence_demo: %s\n", e.what());
         return 1;

@@ -9,6 +9,10 @@
 // its template, with the loss on the answer and its closing tokens (--chat; io/dialogue.hpp).
 //
 //   defence_text [--model DIR] [--pairs FILE] [--judge-data FILE | --judge-command CMD] [--chat auto|on|off] [--out DIR]
+//                [--device cpu|cuda] [--dtype f32|bf16]
+//   defence_text_cuda --device cuda ...   (the same program built by nvcc, where CUDA is found)
+//
+// The judge (the classifier, trained with ward) runs on the CPU in f32 whatever --device and --dtype say.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -16,6 +20,7 @@
 
 #include <ward/attack/finetune.hpp>
 #include <ward/defence.hpp>
+#include <ward/device_choice.hpp>
 #include <ward/eval.hpp>
 #include <ward/io.hpp>
 #include <ward/io/dialogue.hpp>
@@ -25,11 +30,10 @@
 
 using namespace ward;
 
-
 int main(int argc, char** argv) {
     CLI::App app{"Harmful fine-tuning defences on real text"};
     const std::string data = WARD_DATA_DIR;  // the data shipped in data/
-    std::string model_dir, out_dir, judge_command, chat = "auto";
+    std::string model_dir, out_dir, judge_command, chat = "auto", device = "cpu", dtype = "f32";
     std::string pairs_file = data + "/decodingtrust/decoding_trust_with_refusals_train.json";
     std::string judge_file = data + "/decodingtrust/training_dataset.jsonl";
     std::string tokenizer_dir = data + "/gpt2-tokenizer";
@@ -59,13 +63,15 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"auto", "on", "off"}));
     app.add_option("--seed", seed);
     app.add_option("--out", out_dir, "write the report here");
+    app.add_option("--device", device, "cpu, or cuda (defence_text_cuda, the build by nvcc)")->check(CLI::IsMember({"cpu", "cuda"}));
+    app.add_option("--dtype", dtype, "element type of the model, its defences and attacks: f32, or bf16 (f32 master weights)")
+        ->check(CLI::IsMember({"f32", "bf16"}));
     CLI11_PARSE(app, argc, argv);
 
     try {
         const std::string tok_dir = model_dir.empty() ? tokenizer_dir : model_dir;
         io::Tokenizer tok = io::Tokenizer::from_dir(tok_dir);
         const auto chat_template = io::chat_template_for(tok_dir, io::parse_chat_mode(chat));
-        nn::CausalLM<float> model = real_text::model_or_random_gpt2(model_dir, tok, max_len, seed);
         auto encode = [&](const std::string& text) {
             std::vector<std::int64_t> ids;
             for (auto id : tok.encode(text)) ids.push_back(id);
@@ -120,47 +126,56 @@ int main(int argc, char** argv) {
         if (eos >= 0) o.harm.stop_tokens = {eos};
         if (chat_template) o.harm.stop_tokens = real_text::chat_stop_tokens(model_dir, tok, format);
 
-        std::vector<eval::DefenceSpec<float>> rows;
-        defence::DefenceOptions dopt;
-        dopt.lr = defence_lr;
-        dopt.epochs = defence_epochs;
-        dopt.max_len = 2 * max_len;
-        dopt.quiet = true;
-        for (const auto& n : defences) {
-            eval::DefenceSpec<float> spec{n, {}};
-            if (n == "repnoise")
-                spec.apply = [&](nn::CausalLM<float>& m, std::uint64_t s) { dopt.seed = s; defence::train(m, defence::repnoise(alpha, beta), defence_pairs, dopt); };
-            else if (n == "vaccine")
-                spec.apply = [&](nn::CausalLM<float>& m, std::uint64_t s) { dopt.seed = s; defence::vaccine(m, defence_pairs, {.rho = 1.0}, dopt); };
-            else if (n == "tar")
-                spec.apply = [&](nn::CausalLM<float>& m, std::uint64_t s) { dopt.seed = s; defence::tar(m, defence_pairs, {}, dopt); };
-            else if (n != "undefended")
-                throw value_error("unknown defence '" + n + "' (undefended, repnoise, vaccine, tar)");
-            rows.push_back(std::move(spec));
-        }
+        // Everything that trains or generates runs on device D in element type T.
+        auto run = [&]<FloatElement T, Device D>() {
+            nn::CausalLM<T, D> model = real_text::model_or_random_gpt2<T, D>(model_dir, tok, max_len, seed);
+            std::vector<eval::DefenceSpec<T, D>> rows;
+            defence::DefenceOptions dopt;
+            dopt.lr = defence_lr;
+            dopt.epochs = defence_epochs;
+            dopt.max_len = 2 * max_len;
+            dopt.quiet = true;
+            for (const auto& n : defences) {
+                eval::DefenceSpec<T, D> spec{n, {}};
+                if (n == "repnoise")
+                    spec.apply = [&](nn::CausalLM<T, D>& m, std::uint64_t s) { dopt.seed = s; defence::train(m, defence::repnoise(alpha, beta), defence_pairs, dopt); };
+                else if (n == "vaccine")
+                    spec.apply = [&](nn::CausalLM<T, D>& m, std::uint64_t s) { dopt.seed = s; defence::vaccine(m, defence_pairs, {.rho = 1.0}, dopt); };
+                else if (n == "tar")
+                    spec.apply = [&](nn::CausalLM<T, D>& m, std::uint64_t s) { dopt.seed = s; defence::tar(m, defence_pairs, {}, dopt); };
+                else if (n != "undefended")
+                    throw value_error("unknown defence '" + n + "' (undefended, repnoise, vaccine, tar)");
+                rows.push_back(std::move(spec));
+            }
 
-        eval::Report report;
-        auto run = [&](auto& judge) {
-            std::fprintf(stderr, "judge: %s; %zu defence pairs, %zu attack examples, %zu judged requests\n", std::string(judge.name()).c_str(),
-                         defence_pairs.size(), d.attack.size(), d.eval_prompts.size());
-            eval::run_experiment(model, rows, d, judge, o, seed, report);
+            eval::Report report;
+            auto experiment = [&](auto& judge) {
+                std::fprintf(stderr, "judge: %s; %zu defence pairs, %zu attack examples, %zu judged requests\n", std::string(judge.name()).c_str(),
+                             defence_pairs.size(), d.attack.size(), d.eval_prompts.size());
+                eval::run_experiment(model, rows, d, judge, o, seed, report);
+            };
+            if (!judge_command.empty()) {
+                auto judge = eval::ExternalCommandJudge::shell(judge_command);
+                experiment(judge);
+            } else {
+                eval::ClassifierJudge judge([&](std::string_view s) { return tok.encode(std::string(s)); });
+                judge.fit(eval::read_decodingtrust_toxicity(judge_file));
+                experiment(judge);
+            }
+            report.metadata = {{"program", "defence_text"}, {"pairs", pairs_file}, {"model", model_dir.empty() ? "random gpt2 (smoke run)" : model_dir},
+                               {"device", D::name}, {"dtype", dtype}};
+            if (chat_template) report.metadata["chat_template"] = chat_template->family();
+            if (!out_dir.empty()) {
+                auto files = eval::write_report(out_dir, report);
+                std::printf("%s", files.table.c_str());
+            } else {
+                std::printf("%s", eval::format_table(eval::summarize(report)).c_str());
+            }
+            return 0;
         };
-        if (!judge_command.empty()) {
-            auto judge = eval::ExternalCommandJudge::shell(judge_command);
-            run(judge);
-        } else {
-            eval::ClassifierJudge judge([&](std::string_view s) { return tok.encode(std::string(s)); });
-            judge.fit(eval::read_decodingtrust_toxicity(judge_file));
-            run(judge);
-        }
-        report.metadata = {{"program", "defence_text"}, {"pairs", pairs_file}, {"model", model_dir.empty() ? "random gpt2 (smoke run)" : model_dir}};
-        if (chat_template) report.metadata["chat_template"] = chat_template->family();
-        if (!out_dir.empty()) {
-            auto files = eval::write_report(out_dir, report);
-            std::printf("%s", files.table.c_str());
-        } else {
-            std::printf("%s", eval::format_table(eval::summarize(report)).c_str());
-        }
+        return run_on_device(device, "defence_text", "defence_text_cuda", [&]<Device D>() {
+            return run_in_dtype(dtype, [&]<FloatElement T>() { return run.template operator()<T, D>(); });
+        });
     } catch (const std::exception& e) {
         std::fprintf(stderr, "defence_text: %s\n", e.what());
         return 1;

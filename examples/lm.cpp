@@ -118,11 +118,9 @@ int main(int argc, char** argv) {
                         std::exp(nll / double(counted)));
             return 0;
         };
-        auto load = [&]<Device D>() -> int {
-            if (dtype == "bf16") return serve(nn::load_causal_lm<bf16, D>(model_dir));
-            return serve(nn::load_causal_lm<float, D>(model_dir));
-        };
-        return run_on_device(device, "lm", "lm_cuda", load);
+        return run_on_device(device, "lm", "lm_cuda", [&]<Device D>() {
+            return run_in_dtype(dtype, [&]<FloatElement T>() { return serve(nn::load_causal_lm<T, D>(model_dir)); });
+        });
     } catch (const ward::error& e) {
         std::fprintf(stderr, "lm: %s\n", e.what());
         return 1;

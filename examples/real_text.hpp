@@ -9,6 +9,7 @@
 
 #include <ward/io/dialogue.hpp>
 #include <ward/io/tokenizer.hpp>
+#include <ward/nn/clone.hpp>
 #include <ward/nn/hf.hpp>
 
 namespace real_text {
@@ -29,11 +30,13 @@ inline std::vector<std::int64_t> chat_stop_tokens(const std::string& model_dir, 
     return stop;
 }
 
-/// The model in `dir`, or (dir empty) a random GPT-2 of 2 layers x 64 over the tokenizer's vocabulary:
-/// it knows nothing, so its results only show the machinery.
-inline ward::nn::CausalLM<float> model_or_random_gpt2(const std::string& dir, const ward::io::Tokenizer& tok, ward::index_t max_len,
-                                                       std::uint64_t seed) {
-    if (!dir.empty()) return ward::nn::load_causal_lm<float>(dir);
+/// The model in `dir`, loaded as T on D, or (dir empty) a random GPT-2 of 2 layers x 64 over the
+/// tokenizer's vocabulary, drawn in f32 on the host so that every device and element type starts
+/// alike: it knows nothing, so its results only show the machinery.
+template <ward::FloatElement T = float, ward::Device D = ward::cpu>
+ward::nn::CausalLM<T, D> model_or_random_gpt2(const std::string& dir, const ward::io::Tokenizer& tok, ward::index_t max_len,
+                                             std::uint64_t seed) {
+    if (!dir.empty()) return ward::nn::load_causal_lm<T, D>(dir);
     ward::nn::TransformerConfig c;
     c.vocab_size = static_cast<ward::index_t>(tok.vocab_size());
     c.hidden = 64;
@@ -41,7 +44,7 @@ inline ward::nn::CausalLM<float> model_or_random_gpt2(const std::string& dir, co
     c.heads = c.kv_heads = 4;
     c.intermediate = 256;
     c.max_positions = 2 * max_len;
-    return ward::nn::CausalLM<float>(c, seed);
+    return ward::nn::to_dtype<T>(ward::nn::to_device<D>(ward::nn::CausalLM<float>(c, seed)));
 }
 
 }  // namespace real_text

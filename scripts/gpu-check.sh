@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Builds the CUDA tests (ctest label "gpu"), bench_cuda, bench_gpt_step_gpu, bench_repnoise_7b_gpu and
-# the programs built by nvcc (defence_demo_cuda, lm_cuda) on this machine (sm_90), packs them with
+# Builds the CUDA tests (ctest label "gpu"), bench_cuda, bench_gpt_step_gpu, bench_repnoise_7b_gpu, bench_generate_gpu and
+# the programs built by nvcc (defence_demo_cuda, defence_text_cuda, lm_cuda) on this machine (sm_90), packs them with
 # their shared libraries, the PyTorch peer scripts and the programs' inputs for the GPU machine, and
 # writes PACK/run-all.sh, which there runs every packed test, bench_cuda, the op table's perf mode
 # (backend_cuda_op_table --perf), the GPT-2 step and the 7B-shaped RepNoise step against their
-# PyTorch peers, the other peers, lm and the defence demo on the GPU, then the tests under
+# PyTorch peers, the other peers, lm, the defence demo and defence_text (bf16) on the GPU, then the tests under
 # compute-sanitizer, in 8 minutes.
 #
 #   scripts/gpu-check.sh                  # build in build-gpu, pack into .gpu (git-ignored)
@@ -37,7 +37,8 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWARD_ENABLE_CUDA=ON -DWARD_C
   -DWARD_BUILD_TESTS=ON -DWARD_BUILD_BENCHMARKS=ON >/dev/null
 mapfile -t tests < <(cd "$build" && ctest -N -L gpu | sed -n 's/^ *Test *#[0-9]*: *//p')
 [ ${#tests[@]} -gt 0 ] || { echo "gpu-check: no tests labelled gpu in $build" >&2; exit 1; }
-programs=(benchmarks/bench_gpt_step_gpu benchmarks/bench_repnoise_7b_gpu examples/defence_demo_cuda examples/lm_cuda)
+programs=(benchmarks/bench_gpt_step_gpu benchmarks/bench_repnoise_7b_gpu benchmarks/bench_generate_gpu examples/defence_demo_cuda
+          examples/defence_text_cuda examples/lm_cuda)
 echo "== build ${tests[*]} bench_cuda ${programs[*]##*/}"
 cmake --build "$build" -j "$jobs" --target "${tests[@]}" bench_cuda "${programs[@]##*/}"
 
@@ -62,11 +63,13 @@ for exe in "$pack"/*; do
   if [ "$(stat -c %s "$exe")" -gt 4000000 ]; then xz -T0 -6 "$exe"; fi
 done
 # The PyTorch peers, timed in the same job (the GPU machine has PyTorch).
-peers=(torch_cuda_ops.py torch_gpt_model.py torch_gpt_step_gpu.py torch_repnoise_7b.py)
+peers=(torch_cuda_ops.py torch_gpt_model.py torch_gpt_step_gpu.py torch_repnoise_7b.py torch_generate.py)
 for p in "${peers[@]}"; do cp "benchmarks/$p" "$pack/"; done
-# The programs' inputs: the demo's tuned hyper-parameters and lm's fixture model (with the CPU's NLL).
+# The programs' inputs: the demo's tuned hyper-parameters, lm's fixture model (with the CPU's NLL),
+# and defence_text's DecodingTrust pairs, judge data and GPT-2 tokenizer.
 cp examples/defence_demo/tuned.json "$pack/"
-cp -r tests/nn/fixtures/lm_example "$pack/"
+cp -r tests/nn/fixtures/lm_example data/gpt2-tokenizer "$pack/"
+cp data/decodingtrust/decoding_trust_with_refusals_train.json data/decodingtrust/training_dataset.jsonl "$pack/"
 
 cat > "$pack/run-all.sh" <<RUNALL
 #!/usr/bin/env bash
@@ -111,8 +114,12 @@ step "op table perf" 90 bash "\$here/run" backend_cuda_op_table --perf
 # then the PyTorch peers of bench_cuda's work (exit 77 where torch or transformers is missing).
 python=\${PYTHON:-python3}
 step bench_gpt_step_gpu 120 bash "\$here/run" bench_gpt_step_gpu
+step "bench_gpt_step_gpu --dtype bf16" 120 bash "\$here/run" bench_gpt_step_gpu --dtype bf16
 step torch_gpt_step_gpu 180 "\$python" "\$here/torch_gpt_step_gpu.py"
 step torch_cuda_ops 150 "\$python" "\$here/torch_cuda_ops.py"
+# Greedy generation on GPT-2 124M at batch 1 and 8, with and without the KV cache, in ward and transformers.
+step "bench_generate_gpu --device cuda" 90 bash "\$here/run" bench_generate_gpu --device cuda
+step "torch_generate --device cuda" 90 "\$python" "\$here/torch_generate.py" --device cuda
 # lm on the GPU: the fixture's mean NLL must be the CPU's (sample_nll.txt, transformers' value).
 echo "lm_example NLL on the CPU (transformers): \$(cat "\$here/lm_example/sample_nll.txt")"
 step "lm_cuda --score" 60 bash "\$here/run" lm_cuda --device cuda --model "\$here/lm_example" --score "\$here/lm_example/sample.txt"
@@ -120,6 +127,10 @@ step "lm_cuda --prompt" 60 bash "\$here/run" lm_cuda --device cuda --model "\$he
 # The defence demo on the GPU, one seed of the README's default (its wall time against the 2-core
 # CPU's for the same seed is the GPU's speed-up; its table must draw the same conclusions).
 step "defence_demo_cuda --seeds 1" 150 bash "\$here/run" defence_demo_cuda --device cuda --seeds 1 --tuned "\$here/tuned.json"
+# defence_text in bf16 on the GPU, on the budget CI runs it with on the CPU (a random GPT-2: every
+# stage runs, its rows mean nothing).
+step "defence_text_cuda --dtype bf16" 90 bash "\$here/run" defence_text_cuda --device cuda --dtype bf16 --tokenizer "\$here/gpt2-tokenizer" \\
+  --pairs "\$here/decoding_trust_with_refusals_train.json" --judge-data "\$here/training_dataset.jsonl" --attack-lr 8e-5 --new-tokens 8 --max-len 48
 # The 7B-shaped RepNoise and plain steps, pure bf16 in both (the issue's reference), then ward with
 # activation checkpointing.
 step torch_repnoise_7b 150 "\$python" "\$here/torch_repnoise_7b.py"

@@ -1,14 +1,16 @@
 #pragma once
-// A program's --device: the device named at run time, "cpu", or "cuda" in a build by nvcc (where
-// this header brings in the CUDA backend). The programs' own code is written once, generic over the
-// device, and this picks its instantiation.
+// A program's --device and --dtype: the device named at run time, "cpu", or "cuda" in a build by
+// nvcc (where this header brings in the CUDA backend), and the element type, "f32" or "bf16". The
+// programs' own code is written once, generic over both, and these pick its instantiation.
 //
 //   return run_on_device(device, "lm", "lm_cuda", [&]<Device D>() { ...; return 0; });
+//   return run_in_dtype(dtype, [&]<FloatElement T>() { ...; return 0; });
 
 #include <cstdio>
 #include <string>
 
 #include "ward/core/device.hpp"
+#include "ward/core/dtype.hpp"
 #include "ward/core/error.hpp"
 
 #ifdef __CUDACC__
@@ -35,6 +37,15 @@ int run_on_device(const std::string& name, const char* program, const char* cuda
     (void)program;
     throw value_error(std::string("--device cuda: this build has no CUDA; run ") + cuda_build + " (built where nvcc is found)");
 #endif
+}
+
+/// Runs fn.template operator()<T>(), which returns the program's exit code, for the element type
+/// `name` names: "f32" (float) or "bf16".
+template <class Fn>
+int run_in_dtype(const std::string& name, Fn&& fn) {
+    if (name == "f32") return fn.template operator()<float>();
+    if (name == "bf16") return fn.template operator()<bf16>();
+    throw value_error("--dtype must be f32 or bf16, got '" + name + "'");
 }
 
 }  // namespace ward
