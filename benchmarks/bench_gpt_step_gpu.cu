@@ -10,9 +10,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <vector>
-
 #include <string>
+#include <vector>
 
 #include <ward/autograd.hpp>
 #include <ward/cuda.cuh>
@@ -48,10 +47,7 @@ int measure(const Sizes& z) {
     auto params = nn::parameters<T, cuda>(model);
     optim::AdamWOptions o;
     o.lr = 1e-4;
-    auto opt = [&] {
-        if constexpr (std::is_same_v<T, bf16>) return optim::MasterWeights<optim::AdamRule<true>, cuda>(params, o);
-        else return optim::AdamW<float, cuda>(params, o);
-    }();
+    optim::MixedPrecision<optim::AdamRule<true>, T, cuda> opt(params, o);  // bf16: f32 master weights, as autocast
     opt.set_check_finite(false);  // the peer does not check either
     Generator g(1);
     auto random_ids = [&]() {

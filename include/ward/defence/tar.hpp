@@ -18,7 +18,6 @@
 
 #include <cmath>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "ward/autograd/nn.hpp"
@@ -106,13 +105,8 @@ StepOutcome tar_step(nn::CausalLM<T, D>& model, const PairedBatch<T, D>& batch, 
         // A bf16 model's simulated attack steps f32 master weights, as the attack it stands for does
         // (train/loop.hpp): in bf16 itself, steps below the weights' resolution would round away.
         auto attack_with = [&]<class Rule>(const typename Rule::options_type& o) {
-            if constexpr (std::is_same_v<T, bf16>) {
-                optim::MasterWeights<Rule, D> optimiser(inner, o);
-                attack(optimiser);
-            } else {
-                optim::BasicOptimizer<Rule, T, D> optimiser(inner, o);
-                attack(optimiser);
-            }
+            optim::MixedPrecision<Rule, T, D> optimiser(inner, o);
+            attack(optimiser);
         };
         if (opt.inner_optimizer == InnerOptimizer::sgd) attack_with.template operator()<optim::SgdRule>({.lr = opt.inner_lr});
         else attack_with.template operator()<optim::AdamRule<true>>({.lr = opt.inner_lr, .weight_decay = 0.0});

@@ -8,6 +8,7 @@
 //
 //   auto params = nn::parameters<bf16, D>(model);
 //   optim::MasterWeights<optim::AdamRule<true>, D> opt(params, {.lr = 1e-4});   // AdamW
+//   optim::MixedPrecision<optim::AdamRule<true>, T, D> opt(params, {.lr = 1e-4});   // either dtype
 //
 // It is an optim::Optimizer like BasicOptimizer (step, zero_grad, the lr multiplier, saved state),
 // so the training loop and checkpoints take it unchanged. Its saved state is the f32 optimiser's
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -107,5 +109,11 @@ private:
                               "' has an undefined value or gradient");
     }
 };
+
+/// Rule's optimiser for parameters of element type T, mixed precision where it applies: f32 master
+/// weights for bf16 parameters, the rule stepping the parameters themselves for f32 and f64.
+///   optim::MixedPrecision<optim::AdamRule<true>, T, D> opt(params, {.lr = 1e-4});
+template <class Rule, FloatElement T, Device D = cpu>
+using MixedPrecision = std::conditional_t<std::is_same_v<T, bf16>, MasterWeights<Rule, D>, BasicOptimizer<Rule, T, D>>;
 
 }  // namespace ward::optim
