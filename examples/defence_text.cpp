@@ -154,14 +154,7 @@ int main(int argc, char** argv) {
                              defence_pairs.size(), d.attack.size(), d.eval_prompts.size());
                 eval::run_experiment(model, rows, d, judge, o, seed, report);
             };
-            if (!judge_command.empty()) {
-                auto judge = eval::ExternalCommandJudge::shell(judge_command);
-                experiment(judge);
-            } else {
-                eval::ClassifierJudge judge([&](std::string_view s) { return tok.encode(std::string(s)); });
-                judge.fit(eval::read_decodingtrust_toxicity(judge_file));
-                experiment(judge);
-            }
+            real_text::with_judge(judge_command, judge_file, tok, experiment);
             report.metadata = {{"program", "defence_text"}, {"pairs", pairs_file}, {"model", model_dir.empty() ? "random gpt2 (smoke run)" : model_dir},
                                {"device", D::name}, {"dtype", dtype}};
             if (chat_template) report.metadata["chat_template"] = chat_template->family();

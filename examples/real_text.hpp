@@ -1,12 +1,15 @@
 #pragma once
 // What the real-text programs (defence_text, rlhf_text) share: the model (a Hugging Face directory, or a
-// small random GPT-2 for smoke runs) and DecodingTrust's refusals without their preamble.
+// small random GPT-2 for smoke runs), the judge, and DecodingTrust's refusals without their preamble.
+#include <algorithm>
 #include <cstdint>
 #include <string>
-
-#include <algorithm>
+#include <string_view>
 #include <vector>
 
+#include <ward/eval/classifier_judge.hpp>
+#include <ward/eval/decodingtrust.hpp>
+#include <ward/eval/judge.hpp>
 #include <ward/io/dialogue.hpp>
 #include <ward/io/tokenizer.hpp>
 #include <ward/nn/clone.hpp>
@@ -45,6 +48,21 @@ ward::nn::CausalLM<T, D> model_or_random_gpt2(const std::string& dir, const ward
     c.intermediate = 256;
     c.max_positions = 2 * max_len;
     return ward::nn::to_dtype<T>(ward::nn::to_device<D>(ward::nn::CausalLM<float>(c, seed)));
+}
+
+/// Calls run(judge) with the judge the command line names: `judge_command` (JSONL on stdin, one score
+/// per line out) where it is given, else a classifier trained with ward on the labelled text in
+/// `judge_file` (DecodingTrust's layout), reading the tokenizer's ids.
+template <class Run>
+void with_judge(const std::string& judge_command, const std::string& judge_file, const ward::io::Tokenizer& tok, Run&& run) {
+    if (!judge_command.empty()) {
+        auto judge = ward::eval::ExternalCommandJudge::shell(judge_command);
+        run(judge);
+        return;
+    }
+    ward::eval::ClassifierJudge judge([&](std::string_view s) { return tok.encode(std::string(s)); });
+    judge.fit(ward::eval::read_decodingtrust_toxicity(judge_file));
+    run(judge);
 }
 
 }  // namespace real_text

@@ -182,14 +182,7 @@ int main(int argc, char** argv) {
                 }
             }
         };
-        if (!judge_command.empty()) {
-            auto judge = eval::ExternalCommandJudge::shell(judge_command);
-            run(judge);
-        } else {
-            eval::ClassifierJudge judge([&](std::string_view s) { return tok.encode(std::string(s)); });
-            judge.fit(eval::read_decodingtrust_toxicity(judge_file));
-            run(judge);
-        }
+        real_text::with_judge(judge_command, judge_file, tok, run);
         report.metadata = {{"program", "rlhf_text"}, {"preferences", preferences_file.empty() ? pairs_file : preferences_file},
                            {"model", model_dir.empty() ? "random gpt2 (smoke run)" : model_dir}, {"flip_ratio", flip_ratio}, {"seed", seed}};
         if (chat_template) report.metadata["chat_template"] = chat_template->family();
