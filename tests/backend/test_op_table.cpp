@@ -48,11 +48,15 @@ BOOST_AUTO_TEST_CASE(every_case_computes_something) {
     // A case whose outputs are all zeros, or hold a NaN, would compare equal on any two devices without
     // testing the op: only these are all zeros by design (an empty product or sum, every target
     // ignored, the sign of a 0, a row of one element normalised).
-    std::set<std::string> zeros_by_design;
-    for (const char* dt : {" f32", " bf16"})
+    std::set<std::string> zeros_by_design, zero_up_to_rounding;
+    for (const char* dt : {" f32", " bf16"}) {
         for (const char* c : {"matmul [K=0]", "cross_entropy.grad [(3,1025) all ignored]", "token_log_probs.grad [(3,1025) all ignored]",
                               "sign [rank0]", "sum [empty, axis 0]", "sum [empty, all]", "layer_norm (no affine) [one column]"})
             zeros_by_design.insert(std::string(c) + dt);
+        // log softmax of a one-element row is x - log(exp(x)): 0 exactly or a rounding away from it,
+        // depending on the kernel oneDNN picks for the machine's instruction set.
+        zero_up_to_rounding.insert(std::string("log_softmax [one column]") + dt);
+    }
     for (const ot::Case& c : table().cases()) {
         ot::Prepared p = c.ref(false);
         const ot::Outputs outs = p.run().collect();
@@ -64,7 +68,8 @@ BOOST_AUTO_TEST_CASE(every_case_computes_something) {
                 any_nan = any_nan || std::isnan(v);
             }
         BOOST_TEST(!any_nan, c.name() << " gives NaN");
-        if (any_value) BOOST_TEST(any_nonzero == !zeros_by_design.count(c.name()), c.name() << " all zeros: " << !any_nonzero);
+        if (any_value && !zero_up_to_rounding.count(c.name()))
+            BOOST_TEST(any_nonzero == !zeros_by_design.count(c.name()), c.name() << " all zeros: " << !any_nonzero);
     }
 }
 
