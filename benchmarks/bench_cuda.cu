@@ -3,8 +3,8 @@
 // measured in the same run. Then the compute-bound rows torch_cuda_ops.py prints for its peers:
 // matmul 4096^3 and 8192^3 in f32, TF32 and bf16 (TFLOP/s), and one AdamW step over GPT-2 small's
 // 124M parameters in 148 tensors (GB/s over the bytes it must read and write); causal attention
-// forward and forward + backward in f32 (TFLOP/s; the peer is torch_cuda_ops.py's SDPA at the same
-// shape). Exits 77 where no GPU exists.
+// forward and forward + backward in f32 and bf16 (TFLOP/s; the peers are torch_cuda_ops.py's SDPA
+// at the same shape). Exits 77 where no GPU exists.
 //
 //   bench_cuda [elements]      (default 64M f32)
 #include <cmath>
@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <ward/cuda.cuh>
@@ -137,26 +138,32 @@ int main(int argc, char** argv) {
         report(what + " + finite check", 28 * count, time_ms([&] { opt.step(); }, 10));
     }
 
-    // Causal attention, f32, through the fused kernels (tensor/fused.hpp), at torch_cuda_ops.py's
-    // SDPA shape; FLOPs counted as there: 4 B H T^2 hd / 2 forward (q k^T and p v, half the pairs
-    // causal), 3.5 times that forward + backward.
-    {
-        const index_t B = 16, H = 12, T = 1024, hd = 64;
-        Tensor<float, cuda> q = normal<float, cuda>(g, {B, H, T, hd}), k = normal<float, cuda>(g, {B, H, T, hd}),
-                            v = normal<float, cuda>(g, {B, H, T, hd}), grad = normal<float, cuda>(g, {B, T, H * hd});
-        const double scale = 1.0 / std::sqrt(double(hd)), flops = 4.0 * B * H * double(T) * T * hd / 2;
+    // Causal attention through the fused kernels (tensor/fused.hpp), f32 and bf16 (f32 math inside),
+    // at torch_cuda_ops.py's SDPA shape; FLOPs counted as there: 4 B H T^2 hd / 2 forward (q k^T and
+    // p v, half the pairs causal), 3.5 times that forward + backward.
+    auto attention = [&](auto element) {
+        using T = decltype(element);
+        const char* name = std::is_same_v<T, bf16> ? "bf16" : "f32";
+        const index_t B = 16, H = 12, Tn = 1024, hd = 64;
+        auto input = [&](const Shape& s) { return Tensor<T, cuda>(cast<T>(normal<float, cuda>(g, s))); };
+        Tensor<T, cuda> q = input({B, H, Tn, hd}), k = input({B, H, Tn, hd}), v = input({B, H, Tn, hd}),
+                        grad = input({B, Tn, H * hd});
+        const double scale = 1.0 / std::sqrt(double(hd)), flops = 4.0 * B * H * double(Tn) * Tn * hd / 2;
         const int attention_reps = 10;
-        const double fwd = time_ms([&] { (void)attention_forward(q, k, v, 0, Tensor<float, cuda>(), scale); }, attention_reps);
+        const double fwd = time_ms([&] { (void)attention_forward(q, k, v, 0, Tensor<T, cuda>(), scale); }, attention_reps);
         const double both = time_ms(
             [&] {
-                FusedAttention<float, cuda> f = attention_forward(q, k, v, 0, Tensor<float, cuda>(), scale);
+                FusedAttention<T, cuda> f = attention_forward(q, k, v, 0, Tensor<T, cuda>(), scale);
                 (void)attention_backward(f, grad);
             },
             attention_reps);
-        std::printf("%-44s %9.3f ms %8.1f TFLOP/s\n", "attention causal fwd (f32, 16x12x1024x64)", fwd, flops / fwd / 1e9);
-        std::printf("%-44s %9.3f ms %8.1f TFLOP/s\n", "attention causal fwd+bwd (f32, 16x12x1024x64)", both,
+        const std::string shape = std::string(" (") + name + ", 16x12x1024x64)";
+        std::printf("%-44s %9.3f ms %8.1f TFLOP/s\n", ("attention causal fwd" + shape).c_str(), fwd, flops / fwd / 1e9);
+        std::printf("%-44s %9.3f ms %8.1f TFLOP/s\n", ("attention causal fwd+bwd" + shape).c_str(), both,
                     3.5 * flops / both / 1e9);
-    }
+    };
+    attention(float{});
+    attention(bf16{});
     std::printf("device memory: %lld bytes in use, peak %lld, cache hits %llu, misses %llu\n",
                 (long long)stats::device_bytes_in_use.load(), (long long)stats::device_bytes_peak.load(),
                 (unsigned long long)stats::device_cache_hits.load(), (unsigned long long)stats::device_cache_misses.load());

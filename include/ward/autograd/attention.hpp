@@ -3,8 +3,8 @@
 //   q (B, H, T, hd), k and v (B, Hkv, S, hd) -> (B, T, H * hd); query head h reads key/value head
 //   h / (H / Hkv) (grouped-query attention), and query i sits at key position offset + i.
 //   out = softmax(scale q k^T + mask) v, per head, with the heads' outputs side by side.
-// Where the device has fused attention kernels for T (tensor/fused.hpp; f32 on the CPU) they run,
-// storing no (T, S) scores; elsewhere the op composes matmul, softmax and matmul.
+// Where the device has fused attention kernels for T (tensor/fused.hpp; f32 on the CPU, f32 and bf16
+// on CUDA) they run, storing no (T, S) scores; elsewhere the op composes matmul, softmax and matmul.
 
 #include <array>
 #include <cmath>

@@ -144,7 +144,7 @@ Var<T, D> token_log_probs(const Var<T, D>& logits, const Tensor<std::int64_t, D>
         Tensor<T, D> x = logits.value().reshape(Shape{N, V}).contiguous();
         Tensor<std::int64_t, D> t = targets.reshape(Shape{N}).contiguous();
         Tensor<T, D> out = Tensor<T, D>::empty(out_shape);
-        Tensor<T, D> lse = ward::token_log_probs_rows(x, t, ignore, out);
+        Tensor<C, D> lse = ward::token_log_probs_rows(x, t, ignore, out);
         return Var<T, D>::make(out, {logits}, "token_log_probs", [x, t, lse, ignore, ls](Node<T, D>& self) {
             detail::accumulate_fresh(*self.inputs[0], ward::token_log_probs_rows_backward(x, t, ignore, lse, self.grad.contiguous(), ls));
         });

@@ -10,6 +10,7 @@
 #include <array>
 #include <concepts>
 #include <cstdint>
+#include <type_traits>
 
 #include "ward/core/device.hpp"
 #include "ward/core/dtype.hpp"
@@ -36,11 +37,13 @@ constexpr bool backend_complete() {
 }
 }  // namespace detail
 
+// Attention's row statistics (lse) are kept in the compute type: a bf16 lse would shift every
+// probability the backward pass recomputes by up to 2^-8 |lse|.
 template <class T, class D>
 concept has_attention_kernel = detail::backend_complete<D>() &&
-    requires(const AttentionShape& a, HeadRows r, T* o, const T* c) {
-        Backend<D>::attention_forward(a, r, r, r, o, o);
-        Backend<D>::attention_backward(a, r, r, r, c, c, c, o, o, o);
+    requires(const AttentionShape& a, BasicHeadRows<T> r, T* o, const T* c, compute_t<T>* s, const compute_t<T>* cs) {
+        Backend<D>::attention_forward(a, r, r, r, o, s);
+        Backend<D>::attention_backward(a, r, r, r, c, cs, c, o, o, o);
     };
 template <class T, class D>
 concept has_gelu_kernel = detail::backend_complete<D>() && requires(const T* x, T* y, index_t n) {
@@ -51,13 +54,15 @@ template <class T, class D>
 concept has_gemm_accumulate = detail::backend_complete<D>() && requires(const T* a, T* c, index_t n) {
     Backend<D>::gemm_accumulate(true, false, n, n, n, a, n, a, n, c, n);
 };
+// The cross-entropy rows' lse and weights are in the compute type, as attention's lse.
 template <class T, class D>
 concept has_cross_entropy_kernel = detail::backend_complete<D>() &&
-    requires(const T* x, T* y, const std::int64_t* t, index_t n, std::int64_t ignore, compute_t<T> scale) {
-        { Backend<D>::cross_entropy(x, n, n, t, x, ignore, y, y) } -> std::same_as<CrossEntropySums>;
-        Backend<D>::cross_entropy_backward(x, n, n, t, x, x, scale, y);
-        Backend<D>::token_log_probs(x, n, n, t, ignore, y, y);
-        Backend<D>::token_log_probs_backward(x, n, n, t, ignore, x, x, y);
+    requires(const T* x, T* y, const std::int64_t* t, index_t n, std::int64_t ignore, compute_t<T> scale, compute_t<T>* s,
+             const compute_t<T>* cs) {
+        { Backend<D>::cross_entropy(x, n, n, t, x, ignore, s, s) } -> std::same_as<CrossEntropySums>;
+        Backend<D>::cross_entropy_backward(x, n, n, t, cs, cs, scale, y);
+        Backend<D>::token_log_probs(x, n, n, t, ignore, s, y);
+        Backend<D>::token_log_probs_backward(x, n, n, t, ignore, cs, x, y);
     };
 template <class T, class D>
 concept has_norm_backward = detail::backend_complete<D>() &&
@@ -107,10 +112,11 @@ void gemm_accumulate(const Tensor<T, D>& a, bool trans_a, const Tensor<T, D>& b,
 }
 
 /// The cross-entropy rows of logits x (N, V) against ids t (N): lse and the row weights w (0 where
-/// t is `ignore`, else mask or 1), kept for the backward pass, and their sums.
+/// t is `ignore`, else mask or 1; both in the compute type), kept for the backward pass, and their sums.
 template <FloatElement T, Device D>
 struct CrossEntropyRows {
-    Tensor<T, D> x, lse, w;
+    Tensor<T, D> x;
+    Tensor<compute_t<T>, D> lse, w;
     Tensor<std::int64_t, D> t;
     CrossEntropySums sums;
 };
@@ -120,7 +126,8 @@ template <FloatElement T, Device D>
 CrossEntropyRows<T, D> cross_entropy_rows(const Tensor<T, D>& x, const Tensor<std::int64_t, D>& t, const Tensor<T, D>& mask,
                                           std::int64_t ignore) {
     const index_t N = x.size(0), V = x.size(1);
-    CrossEntropyRows<T, D> r{x.contiguous(), Tensor<T, D>::empty({N}), Tensor<T, D>::empty({N}), t.contiguous(), {}};
+    using C = compute_t<T>;
+    CrossEntropyRows<T, D> r{x.contiguous(), Tensor<C, D>::empty({N}), Tensor<C, D>::empty({N}), t.contiguous(), {}};
     Tensor<T, D> m = mask.defined() ? mask.contiguous() : mask;
     r.sums = Backend<D>::cross_entropy(r.x.data(), N, V, r.t.data(), m.defined() ? m.data() : nullptr, ignore, r.lse.data(),
                                        r.w.data());
@@ -138,12 +145,12 @@ Tensor<T, D> cross_entropy_rows_backward(const CrossEntropyRows<T, D>& r, comput
 }
 
 /// log softmax(x)[t] per row of x (N, V) into `out` (N elements), 0 where t is `ignore`; returns the
-/// rows' lse for the backward pass.
+/// rows' lse (compute type) for the backward pass.
 template <FloatElement T, Device D>
     requires has_cross_entropy_kernel<T, D>
-Tensor<T, D> token_log_probs_rows(const Tensor<T, D>& x, const Tensor<std::int64_t, D>& t, std::int64_t ignore,
-                                  const Tensor<T, D>& out) {
-    Tensor<T, D> lse = Tensor<T, D>::empty({x.size(0)});
+Tensor<compute_t<T>, D> token_log_probs_rows(const Tensor<T, D>& x, const Tensor<std::int64_t, D>& t, std::int64_t ignore,
+                                             const Tensor<T, D>& out) {
+    Tensor<compute_t<T>, D> lse = Tensor<compute_t<T>, D>::empty({x.size(0)});
     Backend<D>::token_log_probs(x.data(), x.size(0), x.size(1), t.data(), ignore, lse.data(), out.data());
     return lse;
 }
@@ -152,7 +159,7 @@ Tensor<T, D> token_log_probs_rows(const Tensor<T, D>& x, const Tensor<std::int64
 template <FloatElement T, Device D>
     requires has_cross_entropy_kernel<T, D>
 Tensor<T, D> token_log_probs_rows_backward(const Tensor<T, D>& x, const Tensor<std::int64_t, D>& t, std::int64_t ignore,
-                                           const Tensor<T, D>& lse, const Tensor<T, D>& g, const Shape& out) {
+                                           const Tensor<compute_t<T>, D>& lse, const Tensor<T, D>& g, const Shape& out) {
     Tensor<T, D> dx = Tensor<T, D>::empty(out);
     Backend<D>::token_log_probs_backward(x.data(), x.size(0), x.size(1), t.data(), ignore, lse.data(), g.data(), dx.data());
     return dx;
@@ -185,10 +192,12 @@ NormGrads<T, D> norm_backward(const Tensor<T, D>& x, const Tensor<T, D>& g, cons
 }
 
 /// A fused attention call: the operands as the kernel reads them (a unit last stride), its shape
-/// record, and the forward's o (B, T, H * hd) and lse (B, H, T), kept for the backward pass.
+/// record, and the forward's o (B, T, H * hd) and lse (B, H, T), kept for the backward pass. The
+/// key padding and lse are in the compute type (f32 for bf16 operands).
 template <FloatElement T, Device D>
 struct FusedAttention {
-    Tensor<T, D> q, k, v, pad, o, lse;
+    Tensor<T, D> q, k, v, o;
+    Tensor<compute_t<T>, D> pad, lse;
     AttentionShape shape;  // its pad points into `pad`, which this record holds
 };
 
@@ -196,8 +205,8 @@ namespace detail {
 /// A head operand (B, heads, rows, hd); a one-row operand may carry any row stride, the kernels want
 /// at least hd.
 template <class T, Device D>
-HeadRows head_rows(const Tensor<T, D>& t) {
-    return HeadRows{t.data(), t.stride(0), t.stride(1), t.size(2) == 1 ? t.size(3) : t.stride(2)};
+BasicHeadRows<T> head_rows(const Tensor<T, D>& t) {
+    return BasicHeadRows<T>{t.data(), t.stride(0), t.stride(1), t.size(2) == 1 ? t.size(3) : t.stride(2)};
 }
 }  // namespace detail
 
@@ -214,10 +223,14 @@ FusedAttention<T, D> attention_forward(const Tensor<T, D>& q, const Tensor<T, D>
     a.B = f.q.size(0), a.H = f.q.size(1), a.T = f.q.size(2), a.hd = f.q.size(3), a.Hkv = f.k.size(1), a.S = f.k.size(2);
     a.offset = offset;
     a.scale = float(scale);
-    f.pad = key_padding.defined() ? key_padding.contiguous() : Tensor<T, D>();
+    using C = compute_t<T>;
+    if (key_padding.defined()) {
+        if constexpr (std::is_same_v<T, C>) f.pad = key_padding.contiguous();
+        else f.pad = Tensor<C, D>(ward::cast<C>(key_padding));
+    }
     a.pad = f.pad.defined() ? f.pad.data() : nullptr;
     f.o = Tensor<T, D>::empty({a.B, a.T, a.H * a.hd});
-    f.lse = Tensor<T, D>::empty({a.B, a.H, a.T});
+    f.lse = Tensor<C, D>::empty({a.B, a.H, a.T});
     Backend<D>::attention_forward(a, detail::head_rows(f.q), detail::head_rows(f.k), detail::head_rows(f.v), f.o.data(),
                                   f.lse.data());
     return f;

@@ -5,7 +5,9 @@
 // strided views of one projection; grids small enough that the forward splits the keys, and one
 // that does not; a second backward must give the same bits), then through ag::attention on
 // Var<float, cuda> against Var<float, cpu>; GELU on odd and misaligned lengths; gemm_accumulate in
-// all four transpose combinations into a non-zero c. Skipped (exit 77) where no GPU exists.
+// all four transpose combinations into a non-zero c. The bf16 kernels (f32 math, bf16 operands and
+// results) against the CPU's f32 kernels on the same bf16-rounded inputs. Skipped (exit 77) where no
+// GPU exists.
 #include <boost/test/unit_test.hpp>
 
 #include <array>
@@ -122,6 +124,17 @@ AttentionInputs attention_inputs(Generator& gen, const AttentionCase& c) {
     in.g = random(gen, {c.B, c.T, c.H * c.hd});
     return in;
 }
+
+/// x rounded to bf16 and back: the values a bf16 kernel reads, in f32.
+Tensor<float> rounded(const Tensor<float>& x) { return Tensor<float>(cast<float>(Tensor<bf16>(cast<bf16>(x)))); }
+
+/// A bf16 device tensor's values in f32 on the host.
+Tensor<float> widened(const Tensor<bf16, cuda>& x) { return Tensor<float>(cast<float>(x.to<cpu>())); }
+
+// A bf16 kernel computes in f32 from bf16 operands and rounds its results once: against the f32
+// kernel on the same (rounded) operands it differs by that rounding, at most 2^-9 of |want| (round
+// to nearest, 8 bits of mantissa), plus the f32 tolerance for another summation order.
+constexpr double bf16_rounding = 1.0 / 512;
 
 }  // namespace
 
@@ -252,6 +265,59 @@ BOOST_AUTO_TEST_CASE(gemm_accumulate_matches_the_cpu_in_every_transpose) {
     Tensor<float, cuda> ad = a.to<cuda>(), bd = b.to<cuda>();
     Backend<cuda>::gemm_accumulate(false, false, 9, 13, 11, ad.data(), 11, bd.data(), 13, bigd.data() + 1, 16);
     BOOST_TEST(max_rel_diff(on_host(bigd), on_host(big)) <= 1e-4);
+}
+
+BOOST_AUTO_TEST_CASE(bf16_kernels_match_the_f32_kernels_on_rounded_operands) {
+    Generator gen(16);
+    for (const AttentionCase& c : attention_cases) {
+        if (c.strided) continue;  // the strided views are covered in f32; here the element type
+        AttentionInputs in = attention_inputs(gen, c);
+        Tensor<float> q = rounded(in.q), k = rounded(in.k), v = rounded(in.v), g = rounded(in.g);
+        const double scale = 1.0 / std::sqrt(double(c.hd));
+        FusedAttention<float, cpu> want = attention_forward(q, k, v, c.offset, in.pad, scale);
+        Tensor<bf16, cuda> pad = in.pad.defined() ? Tensor<bf16>(cast<bf16>(in.pad)).to<cuda>() : Tensor<bf16, cuda>();
+        FusedAttention<bf16, cuda> got = attention_forward(Tensor<bf16>(cast<bf16>(q)).to<cuda>(),
+                                                           Tensor<bf16>(cast<bf16>(k)).to<cuda>(),
+                                                           Tensor<bf16>(cast<bf16>(v)).to<cuda>(), c.offset, pad, scale);
+        BOOST_TEST(diff(widened(got.o), want.o) <= attention_forward_tol + bf16_rounding, "bf16 o, " << c.name());
+        BOOST_TEST(diff(got.lse, want.lse) <= attention_forward_tol, "bf16 lse (kept in f32), " << c.name());
+
+        // The backward pass reads the stored o, rounded to bf16: so does the reference.
+        want.o = rounded(want.o);
+        std::array<Tensor<float>, 3> dw = attention_backward(want, g);
+        std::array<Tensor<bf16, cuda>, 3> dg = attention_backward(got, Tensor<bf16>(cast<bf16>(g)).to<cuda>());
+        const char* names[] = {"dq", "dk", "dv"};
+        for (std::size_t i = 0; i < 3; ++i)
+            BOOST_TEST(diff(widened(dg[i]), dw[i]) <= attention_backward_tol + bf16_rounding, "bf16 " << names[i] << ", " << c.name());
+    }
+
+    for (index_t n : {index_t(1), index_t(9), index_t(4099), (index_t(1) << 20) + 3}) {
+        Tensor<float> x = rounded(random(gen, {n + 1}, 3.f)), dy = rounded(random(gen, {n + 1}));
+        Tensor<bf16, cuda> xd = Tensor<bf16>(cast<bf16>(x)).to<cuda>(), dyd = Tensor<bf16>(cast<bf16>(dy)).to<cuda>();
+        for (index_t shift : {index_t(0), index_t(1)}) {  // shift 1: not 16-byte aligned, the scalar path
+            Tensor<float> xs = x.slice(0, shift, shift + n), dys = dy.slice(0, shift, shift + n);
+            Tensor<float> y = Tensor<float>(gelu_tanh(xs)), dx = Tensor<float>(dys * gelu_tanh_grad(xs));
+            Tensor<bf16, cuda> yd = Tensor<bf16, cuda>::empty({n}), dxd = Tensor<bf16, cuda>::empty({n});
+            BOOST_TEST(Backend<cuda>::gelu_tanh(xd.data() + shift, yd.data(), n));
+            BOOST_TEST(Backend<cuda>::gelu_tanh_backward(xd.data() + shift, dyd.data() + shift, dxd.data(), n));
+            BOOST_TEST(max_rel_diff(on_host(widened(yd)), on_host(y)) <= 1e-5 + bf16_rounding, "bf16 gelu, n " << n << " shift " << shift);
+            BOOST_TEST(max_rel_diff(on_host(widened(dxd)), on_host(dx)) <= 1e-5 + bf16_rounding,
+                       "bf16 gelu backward, n " << n << " shift " << shift);
+        }
+    }
+
+    // gemm_accumulate: c (bf16) + op(a) op(b) summed in f32 and rounded once.
+    for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+            const index_t M = 17, N = 33, K = 65;
+            Tensor<float> a = rounded(random(gen, ta ? Shape{K, M} : Shape{M, K}));
+            Tensor<float> b = rounded(random(gen, tb ? Shape{N, K} : Shape{K, N}));
+            Tensor<float> c = rounded(random(gen, {M, N}));
+            Tensor<bf16, cuda> cd = Tensor<bf16>(cast<bf16>(c)).to<cuda>();
+            gemm_accumulate(a, ta, b, tb, c);
+            gemm_accumulate(Tensor<bf16>(cast<bf16>(a)).to<cuda>(), ta, Tensor<bf16>(cast<bf16>(b)).to<cuda>(), tb, cd);
+            BOOST_TEST(max_rel_diff(on_host(widened(cd)), on_host(c)) <= 1e-4 + bf16_rounding, "bf16 gemm_accumulate ta " << ta << " tb " << tb);
+        }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

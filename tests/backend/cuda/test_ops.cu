@@ -1,12 +1,14 @@
 // Backend<cuda>'s heavy ops (softmax, log-softmax, layer norm, RMS norm, embedding gather and
 // scatter-add, concat, and the fused norm backward and cross-entropy rows) against Backend<cpu> on
 // the same inputs: rows of 1, 31, 1025 and 4097 columns (both the warp-per-row and block-per-row
-// kernels), empty tensors, strided inputs, bf16, ignored and out-of-range ids. Skipped (exit 77)
-// where no GPU exists.
+// kernels), empty tensors, strided inputs, bf16, ignored and out-of-range ids. The fused kernels in
+// bf16 against the CPU's f32 kernels on the same bf16-rounded inputs. Skipped (exit 77) where no GPU
+// exists.
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include <ward/cuda.cuh>
@@ -31,6 +33,28 @@ Tensor<T> random(Generator& g, const Shape& s) {
 
 const index_t column_counts[] = {1, 31, 1025, 4097};
 const index_t row_counts[] = {1, 7};
+
+/// x as E on the GPU, and x as the E kernel reads it (rounded to E and back), for the f32 reference.
+template <class E>
+Tensor<E, cuda> on_device(const Tensor<float>& x) {
+    if constexpr (std::is_same_v<E, float>) return x.to<cuda>();
+    else return Tensor<E>(cast<E>(x)).template to<cuda>();
+}
+template <class E>
+Tensor<float> as_read(const Tensor<float>& x) {
+    if constexpr (std::is_same_v<E, float>) return x;
+    else return Tensor<float>(cast<float>(Tensor<E>(cast<E>(x))));
+}
+/// A device result in f32 on the host.
+template <class E>
+std::vector<float> widened(const Tensor<E, cuda>& x) {
+    if constexpr (std::is_same_v<E, float>) return on_host(x);
+    else return Tensor<float>(cast<float>(x.template to<cpu>())).to_vector();
+}
+/// What rounding a result to E adds to the f32 tolerance: 2^-9 of |want| for bf16 (8 bits of
+/// mantissa, round to nearest), nothing for f32.
+template <class E>
+constexpr double rounding_of = std::is_same_v<E, bf16> ? 1.0 / 512 : 0.0;
 
 }  // namespace
 
@@ -219,10 +243,13 @@ BOOST_AUTO_TEST_CASE(concat_along_every_axis_matches_the_cpu) {
     }
 }
 
-template <bool Centered>
+// The norm backward with E operands on the GPU (mean and rstd f32 in both) against the CPU's f32
+// kernel on the values the GPU reads.
+template <bool Centered, class E>
 void check_norm_backward(index_t N, index_t C, bool affine) {
     Generator g(12 + N + C);
-    Tensor<float> x = random<float>(g, {N, C}), gr = random<float>(g, {N, C}), gamma = random<float>(g, {C});
+    Tensor<float> x = as_read<E>(random<float>(g, {N, C})), gr = as_read<E>(random<float>(g, {N, C})),
+                  gamma = as_read<E>(random<float>(g, {C}));
     NormStats<float, cpu> st;
     if (Centered) layer_norm(x, Tensor<float>(), Tensor<float>(), 1e-5, &st);
     else rms_norm(x, Tensor<float>(), 1e-6, &st);
@@ -231,67 +258,81 @@ void check_norm_backward(index_t N, index_t C, bool affine) {
     const float* mean = Centered ? st.mean.data() : nullptr;
     Backend<cpu>::norm_backward<Centered>(x.data(), gr.data(), mean, st.rstd.data(), affine ? gamma.data() : nullptr, N, C,
                                           dx.data(), affine ? dg.data() : nullptr, affine ? db.data() : nullptr);
-    Tensor<float, cuda> xd = x.to<cuda>(), grd = gr.to<cuda>(), gd = gamma.to<cuda>(), rstd = st.rstd.to<cuda>();
-    Tensor<float, cuda> meand = Centered ? st.mean.to<cuda>() : Tensor<float, cuda>();
-    Tensor<float, cuda> dxd = Tensor<float, cuda>::zeros(Shape{N, C}), dgd = Tensor<float, cuda>::zeros(Shape{C}),
-                        dbd = Tensor<float, cuda>::zeros(Shape{C});
+    Tensor<E, cuda> xd = on_device<E>(x), grd = on_device<E>(gr), gd = on_device<E>(gamma);
+    Tensor<float, cuda> rstd = st.rstd.to<cuda>(), meand = Centered ? st.mean.to<cuda>() : Tensor<float, cuda>();
+    Tensor<E, cuda> dxd = Tensor<E, cuda>::zeros(Shape{N, C}), dgd = Tensor<E, cuda>::zeros(Shape{C}),
+                    dbd = Tensor<E, cuda>::zeros(Shape{C});
     Backend<cuda>::norm_backward<Centered>(xd.data(), grd.data(), Centered ? meand.data() : nullptr, rstd.data(),
                                            affine ? gd.data() : nullptr, N, C, dxd.data(), affine ? dgd.data() : nullptr,
                                            affine ? dbd.data() : nullptr);
-    BOOST_TEST(max_rel_diff(on_host(dxd), on_host(dx)) <= 1e-4, "dx N " << N << " C " << C << " centered " << Centered);
-    BOOST_TEST(max_rel_diff(on_host(dgd), on_host(dg)) <= 1e-4, "dgamma N " << N << " C " << C);
-    BOOST_TEST(max_rel_diff(on_host(dbd), on_host(db)) <= 1e-4, "dbeta N " << N << " C " << C);
+    const double tol = 1e-4 + rounding_of<E>;
+    const char* type = std::is_same_v<E, bf16> ? "bf16" : "f32";
+    BOOST_TEST(max_rel_diff(widened(dxd), on_host(dx)) <= tol, type << " dx N " << N << " C " << C << " centered " << Centered);
+    BOOST_TEST(max_rel_diff(widened(dgd), on_host(dg)) <= tol, type << " dgamma N " << N << " C " << C);
+    BOOST_TEST(max_rel_diff(widened(dbd), on_host(db)) <= tol, type << " dbeta N " << N << " C " << C);
 }
 
 BOOST_AUTO_TEST_CASE(norm_backward_matches_the_cpu_kernel) {
     for (index_t N : {index_t(1), index_t(33)})
         for (index_t C : column_counts)
             for (bool affine : {false, true}) {
-                check_norm_backward<true>(N, C, affine);
-                check_norm_backward<false>(N, C, affine);
+                check_norm_backward<true, float>(N, C, affine);
+                check_norm_backward<false, float>(N, C, affine);
+                check_norm_backward<true, bf16>(N, C, affine);
+                check_norm_backward<false, bf16>(N, C, affine);
             }
 }
 
+// The cross-entropy rows with E logits, mask and log-probs on the GPU (lse and w f32 in both)
+// against the CPU's f32 kernels on the values the GPU reads.
+template <class E>
 void check_cross_entropy(index_t N, index_t V, bool masked) {
     Generator g(40 + N + V);
-    Tensor<float> x = random<float>(g, {N, V}), mask = random<float>(g, {N}), dy = random<float>(g, {N});
+    Tensor<float> x = as_read<E>(random<float>(g, {N, V})), mask = as_read<E>(random<float>(g, {N})),
+                  dy = as_read<E>(random<float>(g, {N}));
     std::vector<std::int64_t> tv(static_cast<std::size_t>(N));
     for (index_t n = 0; n < N; ++n) tv[std::size_t(n)] = n % 5 == 3 ? -100 : n % 7 == 4 ? V + 3 : (n * 13) % V;
     Tensor<std::int64_t> t = Tensor<std::int64_t>::from_vector(tv, Shape{N});
-    Tensor<float, cuda> xd = x.to<cuda>(), maskd = mask.to<cuda>(), dyd = dy.to<cuda>();
+    Tensor<E, cuda> xd = on_device<E>(x), maskd = on_device<E>(mask), dyd = on_device<E>(dy);
     Tensor<std::int64_t, cuda> td = t.to<cuda>();
+    const double tol = 1e-5 + rounding_of<E>;  // for results stored as E
+    const std::string what = std::string(std::is_same_v<E, bf16> ? "bf16" : "f32") + " N " + std::to_string(N) + " V " +
+                             std::to_string(V);
 
     Tensor<float> lse = Tensor<float>::zeros(Shape{N}), w = Tensor<float>::zeros(Shape{N});
     Tensor<float> dx = Tensor<float>::zeros(Shape{N, V});
-    Tensor<float, cuda> lsed = Tensor<float, cuda>::zeros(Shape{N}), wd = Tensor<float, cuda>::zeros(Shape{N}),
-                        dxd = Tensor<float, cuda>::zeros(Shape{N, V});
+    Tensor<float, cuda> lsed = Tensor<float, cuda>::zeros(Shape{N}), wd = Tensor<float, cuda>::zeros(Shape{N});
+    Tensor<E, cuda> dxd = Tensor<E, cuda>::zeros(Shape{N, V});
     const CrossEntropySums want =
         Backend<cpu>::cross_entropy(x.data(), N, V, t.data(), masked ? mask.data() : nullptr, -100, lse.data(), w.data());
     const CrossEntropySums got =
         Backend<cuda>::cross_entropy(xd.data(), N, V, td.data(), masked ? maskd.data() : nullptr, -100, lsed.data(), wd.data());
-    BOOST_TEST(std::abs(got.counted - want.counted) <= 1e-9 * (1 + std::abs(want.counted)), "N " << N << " V " << V);
-    BOOST_TEST(std::abs(got.total - want.total) <= 1e-5 * (1 + std::abs(want.total)), "N " << N << " V " << V);
-    BOOST_TEST(max_rel_diff(on_host(lsed), on_host(lse)) <= 1e-5, "lse N " << N << " V " << V);
-    BOOST_TEST(max_rel_diff(on_host(wd), on_host(w)) == 0, "w N " << N << " V " << V);
+    BOOST_TEST(std::abs(got.counted - want.counted) <= 1e-9 * (1 + std::abs(want.counted)), what);
+    BOOST_TEST(std::abs(got.total - want.total) <= 1e-5 * (1 + std::abs(want.total)), what);
+    BOOST_TEST(max_rel_diff(on_host(lsed), on_host(lse)) <= 1e-5, "lse " << what);
+    BOOST_TEST(max_rel_diff(on_host(wd), on_host(w)) == 0, "w " << what);
     Backend<cpu>::cross_entropy_backward(x.data(), N, V, t.data(), lse.data(), w.data(), 0.25f, dx.data());
     Backend<cuda>::cross_entropy_backward(xd.data(), N, V, td.data(), lsed.data(), wd.data(), 0.25f, dxd.data());
-    BOOST_TEST(max_rel_diff(on_host(dxd), on_host(dx)) <= 1e-5, "dx N " << N << " V " << V);
+    BOOST_TEST(max_rel_diff(widened(dxd), on_host(dx)) <= tol, "dx " << what);
 
     Tensor<float> out = Tensor<float>::zeros(Shape{N});
-    Tensor<float, cuda> outd = Tensor<float, cuda>::zeros(Shape{N});
+    Tensor<E, cuda> outd = Tensor<E, cuda>::zeros(Shape{N});
     Backend<cpu>::token_log_probs(x.data(), N, V, t.data(), -100, lse.data(), out.data());
     Backend<cuda>::token_log_probs(xd.data(), N, V, td.data(), -100, lsed.data(), outd.data());
-    BOOST_TEST(max_rel_diff(on_host(outd), on_host(out)) <= 1e-5, "log-probs N " << N << " V " << V);
+    BOOST_TEST(max_rel_diff(widened(outd), on_host(out)) <= tol, "log-probs " << what);
     Backend<cpu>::token_log_probs_backward(x.data(), N, V, t.data(), -100, lse.data(), dy.data(), dx.data());
     Backend<cuda>::token_log_probs_backward(xd.data(), N, V, td.data(), -100, lsed.data(), dyd.data(), dxd.data());
-    BOOST_TEST(max_rel_diff(on_host(dxd), on_host(dx)) <= 1e-5, "log-probs dx N " << N << " V " << V);
+    BOOST_TEST(max_rel_diff(widened(dxd), on_host(dx)) <= tol, "log-probs dx " << what);
 }
 
 BOOST_AUTO_TEST_CASE(cross_entropy_rows_match_the_cpu_kernels_with_ignored_and_out_of_range_ids) {
     for (index_t N : {index_t(1), index_t(33)})
         for (index_t V : column_counts)
-            for (bool masked : {false, true}) check_cross_entropy(N, V, masked);
-    CrossEntropySums none = Backend<cuda>::cross_entropy(nullptr, 0, 5, nullptr, nullptr, -100, nullptr, nullptr);
+            for (bool masked : {false, true}) {
+                check_cross_entropy<float>(N, V, masked);
+                check_cross_entropy<bf16>(N, V, masked);
+            }
+    CrossEntropySums none = Backend<cuda>::cross_entropy<float>(nullptr, 0, 5, nullptr, nullptr, -100, nullptr, nullptr);
     BOOST_TEST(none.counted == 0);
     BOOST_TEST(none.total == 0);
 }

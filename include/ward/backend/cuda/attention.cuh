@@ -1,6 +1,7 @@
 #pragma once
-// Causal scaled-dot-product attention for f32 on the GPU, fused (the CPU's attention.hpp, device
-// memory), FlashAttention-2 style: the (T, S) score matrix is never stored.
+// Causal scaled-dot-product attention on the GPU, fused (the CPU's attention.hpp, device memory),
+// FlashAttention-2 style: the (T, S) score matrix is never stored. Operands and results are f32 or
+// bf16 (E); tiles, scores and sums are f32 whatever E is, and lse is always f32.
 //
 //   q (B, H, T, hd), k and v (B, Hkv, S, hd), each with any strides but a contiguous last axis;
 //   query head h reads key/value head h / (H / Hkv).
@@ -13,7 +14,8 @@
 //
 // Tiling. A block of 256 threads (16 x 16) takes BR query rows of one head (forward, dq) or BC key
 // rows of one key/value head (dk, dv); head-dim tiles sit in shared memory padded to HDP columns
-// (64, 128 or 256: hd <= 256, any value) with zeros past hd up to a multiple of 4, read as float4;
+// (64, 128 or 256: hd <= 256, any value) with zeros past hd up to a multiple of 4, read as float4
+// (operands are read four elements at a time where aligned, converted to f32 as they are stored);
 // BR = BC = 64 for hd <= 128, 32 above (the backward's four head-dim tiles then still fit).
 // Thread (ty, tx) computes score rows ty + 16 r and key columns tx + 16 c of a (BR, BC) tile, and
 // output rows ty + 16 r, columns 4 tx + 64 c (+0..3) of a (rows, hd) tile.
@@ -36,10 +38,12 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <type_traits>
 
 #include "ward/backend/cuda/check.cuh"
 #include "ward/backend/cuda/cross_entropy.cuh"
 #include "ward/backend/cuda/launch.cuh"
+#include "ward/backend/cuda/launch_plan.cuh"
 #include "ward/backend/cuda/memory.cuh"
 #include "ward/backend/cuda/rows.cuh"
 #include "ward/backend/cuda/stream.cuh"
@@ -50,7 +54,7 @@
 namespace ward::backend::cuda {
 
 using ward::AttentionShape;
-using ward::HeadRows;
+using ward::BasicHeadRows;
 
 /// Threads of an attention block: 16 x 16.
 inline constexpr int attention_threads = 256;
@@ -74,21 +78,29 @@ struct AttentionTile {
     static constexpr int hdp = HDP, br = BR, bc = BC;
 };
 
+/// Four consecutive elements at p (aligned to four elements: 16 bytes for f32, 8 for bf16) in f32.
+template <class E>
+__device__ float4 attention_load4(const E* p) {
+    const Pack<E, 4> x = *reinterpret_cast<const Pack<E, 4>*>(p);
+    return make_float4(float(x.v[0]), float(x.v[1]), float(x.v[2]), float(x.v[3]));
+}
+
 /// Fills the (R, LD) tile with rows [0, rows) of src (row stride `stride`), columns [0, hd), zeros in
-/// columns [hd, hd4) and in rows [rows, R). Vec: hd % 4 == 0 and src, stride 16-byte aligned.
-template <int R, int LD>
-__device__ void attention_load(float* tile, const float* src, index_t stride, int rows, int hd, int hd4, bool vec) {
+/// columns [hd, hd4) and in rows [rows, R). Vec: hd % 4 == 0, and src and stride aligned to four
+/// elements.
+template <int R, int LD, class E>
+__device__ void attention_load(float* tile, const E* src, index_t stride, int rows, int hd, int hd4, bool vec) {
     if (vec) {
         const int q4 = hd / 4;
         for (int e = threadIdx.x; e < R * q4; e += blockDim.x) {
             const int r = e / q4, c = (e - r * q4) * 4;
-            const float4 x = r < rows ? *reinterpret_cast<const float4*>(src + r * stride + c) : make_float4(0, 0, 0, 0);
+            const float4 x = r < rows ? attention_load4(src + r * stride + c) : make_float4(0, 0, 0, 0);
             *reinterpret_cast<float4*>(tile + r * LD + c) = x;
         }
     } else {
         for (int e = threadIdx.x; e < R * hd4; e += blockDim.x) {
             const int r = e / hd4, c = e - r * hd4;
-            tile[r * LD + c] = r < rows && c < hd ? src[r * stride + c] : 0.f;
+            tile[r * LD + c] = r < rows && c < hd ? float(src[r * stride + c]) : 0.f;
         }
     }
 }
@@ -144,16 +156,16 @@ __device__ void attention_accumulate(float4 (&acc)[RM][NC], const float* P, cons
     }
 }
 
-/// Writes the (4-column) pieces of acc row r, scaled by f, to dst[d] for d < hd.
-template <int NC>
-__device__ void attention_store(float* dst, const float4 (&acc)[NC], float f, int hd, int tx) {
+/// Writes the (4-column) pieces of acc row r, scaled by f, to dst[d] for d < hd (rounded to E).
+template <int NC, class E>
+__device__ void attention_store(E* dst, const float4 (&acc)[NC], float f, int hd, int tx) {
 #pragma unroll
     for (int c = 0; c < NC; ++c) {
         const int d = 4 * tx + 64 * c;
-        if (d + 0 < hd) dst[d + 0] = acc[c].x * f;
-        if (d + 1 < hd) dst[d + 1] = acc[c].y * f;
-        if (d + 2 < hd) dst[d + 2] = acc[c].z * f;
-        if (d + 3 < hd) dst[d + 3] = acc[c].w * f;
+        if (d + 0 < hd) dst[d + 0] = E(acc[c].x * f);
+        if (d + 1 < hd) dst[d + 1] = E(acc[c].y * f);
+        if (d + 2 < hd) dst[d + 2] = E(acc[c].z * f);
+        if (d + 3 < hd) dst[d + 3] = E(acc[c].w * f);
     }
 }
 
@@ -185,10 +197,10 @@ __device__ inline bool attention_seen(const AttentionShape& a, index_t b, index_
 // takes keys [z split, (z + 1) split) only and writes its unnormalised o, m and l to part_o
 // (splits, B, H, T, hd) and part_ml (splits, B, H, T, 2) for attention_combine_kernel.
 // Shared: Q (BR, LD), K or V (BC, LD), P (BR, LP).
-template <int HDP, int BR, int BC>
+template <int HDP, int BR, int BC, class E>
 __global__ void __launch_bounds__(attention_threads)
-    attention_forward_kernel(AttentionShape a, HeadRows q, HeadRows k, HeadRows v, float* o, float* lse, bool vec,
-                             index_t split, float* part_o, float* part_ml) {
+    attention_forward_kernel(AttentionShape a, BasicHeadRows<E> q, BasicHeadRows<E> k, BasicHeadRows<E> v, E* o,
+                             float* lse, bool vec, index_t split, float* part_o, float* part_ml) {
     using L = detail::AttentionTile<HDP, BR, BC>;
     constexpr int LD = L::LD, LP = L::LP, RM = L::RM, CM = L::CM, NC = L::NC;
     extern __shared__ float4 attention_smem[];
@@ -277,8 +289,9 @@ __global__ void __launch_bounds__(attention_threads)
 
 // part_o (splits, B, H, T, hd), part_ml (splits, B, H, T, 2) -> o (B, T, H, hd), lse (B, H, T): the
 // splits' online-softmax states merged, in split order. One thread per element of o (hd > 0).
+template <class E>
 __global__ void attention_combine_kernel(const float* part_o, const float* part_ml, index_t splits, index_t B, index_t H,
-                                         index_t T, index_t hd, float* o, float* lse) {
+                                         index_t T, index_t hd, E* o, float* lse) {
     const index_t rows = B * H * T, total = rows * hd;
     for (index_t e = index_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += index_t(gridDim.x) * blockDim.x) {
         const index_t row = e / hd, d = e - row * hd;  // row = (b H + h) T + i
@@ -294,20 +307,21 @@ __global__ void attention_combine_kernel(const float* part_o, const float* part_
                 acc = fmaf(part_o[(z * rows + row) * hd + d], w, acc);
             }
         const index_t i = row % T, bh = row / T, h = bh % H, b = bh / H;
-        o[((b * T + i) * H + h) * hd + d] = M == -INFINITY ? 0.f : acc / L;
+        o[((b * T + i) * H + h) * hd + d] = E(M == -INFINITY ? 0.f : acc / L);
         if (d == 0) lse[row] = M == -INFINITY ? -INFINITY : M + logf(L);
     }
 }
 
 // o, do (B, T, H, hd) -> delta (B, H, T) = rowsum(do o); one warp per row (b, t, h), 8 per block.
+template <class E>
 __global__ void __launch_bounds__(row_block_threads)
-    attention_delta_kernel(const float* o, const float* d_o, index_t B, index_t T, index_t H, index_t hd, float* delta) {
+    attention_delta_kernel(const E* o, const E* d_o, index_t B, index_t T, index_t H, index_t hd, float* delta) {
     const index_t row = index_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
     const int lane = int(threadIdx.x % 32);
     if (row >= B * T * H) return;  // whole warps
-    const float *po = o + row * hd, *pd = d_o + row * hd;
+    const E *po = o + row * hd, *pd = d_o + row * hd;
     float acc = 0.f;
-    for (index_t d = lane; d < hd; d += 32) acc = fmaf(po[d], pd[d], acc);
+    for (index_t d = lane; d < hd; d += 32) acc = fmaf(float(po[d]), float(pd[d]), acc);
     acc = warp_sum(acc);
     if (lane == 0) {
         const index_t h = row % H, bt = row / H, t = bt % T, b = bt / T;
@@ -318,10 +332,10 @@ __global__ void __launch_bounds__(row_block_threads)
 // q, k, v, lse, delta (B, H, T), do (B, T, H, hd) -> dq (B, T, H, hd). Grid (B * H, ceil(T / BR)),
 // as the forward; each block recomputes p and dp over the key blocks its rows see, and sums
 // dq = ds k in registers. Shared: Q, dO (BR, LD), K, V (BC, LD), dS (BR, LP).
-template <int HDP, int BR, int BC>
+template <int HDP, int BR, int BC, class E>
 __global__ void __launch_bounds__(attention_threads)
-    attention_dq_kernel(AttentionShape a, HeadRows q, HeadRows k, HeadRows v, const float* lse, const float* delta,
-                        const float* d_o, float* dq, bool vec) {
+    attention_dq_kernel(AttentionShape a, BasicHeadRows<E> q, BasicHeadRows<E> k, BasicHeadRows<E> v, const float* lse,
+                        const float* delta, const E* d_o, E* dq, bool vec) {
     using L = detail::AttentionTile<HDP, BR, BC>;
     constexpr int LD = L::LD, LP = L::LP, RM = L::RM, CM = L::CM, NC = L::NC;
     extern __shared__ float4 attention_smem[];
@@ -383,10 +397,10 @@ __global__ void __launch_bounds__(attention_threads)
 // query heads of g's group and, in each, the query blocks from the first query that sees j0 on;
 // dk and dv are summed in registers. Shared: K, V (BC, LD), Q, dO (BR, LD), and p and ds transposed,
 // (BC, LPT), so that both sums read them four query rows at a time.
-template <int HDP, int BR, int BC>
+template <int HDP, int BR, int BC, class E>
 __global__ void __launch_bounds__(attention_threads)
-    attention_dkdv_kernel(AttentionShape a, HeadRows q, HeadRows k, HeadRows v, const float* lse, const float* delta,
-                          const float* d_o, float* dk, float* dv, bool vec) {
+    attention_dkdv_kernel(AttentionShape a, BasicHeadRows<E> q, BasicHeadRows<E> k, BasicHeadRows<E> v, const float* lse,
+                          const float* delta, const E* d_o, E* dk, E* dv, bool vec) {
     using L = detail::AttentionTile<HDP, BR, BC>;
     constexpr int LD = L::LD, LPT = L::LPT, RM = L::RM, CM = L::CM, NC = L::NC, KM = BC / 16;
     extern __shared__ float4 attention_smem[];
@@ -455,16 +469,17 @@ __global__ void __launch_bounds__(attention_threads)
 
 namespace detail {
 
-inline bool attention_aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
-
-/// Whether every head operand (and the dense (B, T, H, hd) arrays) can be read as float4.
-inline bool attention_vec(const AttentionShape& a, std::initializer_list<HeadRows> heads,
-                          std::initializer_list<const float*> dense) {
+/// Whether every head operand (and the dense (B, T, H, hd) arrays) can be read four elements at a
+/// time: addresses aligned to four elements, strides multiples of four.
+template <class E>
+bool attention_vec(const AttentionShape& a, std::initializer_list<BasicHeadRows<E>> heads,
+                   std::initializer_list<const E*> dense) {
+    auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % pack_alignment<E, 4> == 0; };
     if (a.hd % 4 != 0) return false;
-    for (const HeadRows& r : heads)
-        if (!attention_aligned(r.base) || r.batch % 4 != 0 || r.head % 4 != 0 || r.row % 4 != 0) return false;
-    for (const float* p : dense)
-        if (!attention_aligned(p)) return false;
+    for (const BasicHeadRows<E>& r : heads)
+        if (!aligned(r.base) || r.batch % 4 != 0 || r.head % 4 != 0 || r.row % 4 != 0) return false;
+    for (const E* p : dense)
+        if (!aligned(p)) return false;
     return true;
 }
 
@@ -492,10 +507,12 @@ void attention_dispatch(index_t hd, F&& f) {
 
 }  // namespace detail
 
-/// o (B, T, H, hd) and lse (B, H, T) from q, k, v.
-inline void attention_forward(const AttentionShape& a, HeadRows q, HeadRows k, HeadRows v, float* o, float* lse) {
+/// o (B, T, H, hd) and lse (B, H, T) from q, k, v; E is float or bf16.
+template <class E>
+void attention_forward(const AttentionShape& a, BasicHeadRows<E> q, BasicHeadRows<E> k, BasicHeadRows<E> v, E* o, float* lse) {
+    static_assert(std::is_same_v<E, float> || std::is_same_v<E, bf16>, "ward: the CUDA attention takes f32 or bf16");
     if (a.B <= 0 || a.H <= 0 || a.T <= 0) return;
-    const bool vec = detail::attention_vec(a, {q, k, v}, {});
+    const bool vec = detail::attention_vec<E>(a, {q, k, v}, {});
     detail::attention_dispatch(a.hd, [&](auto tile) {
         using Z = decltype(tile);
         const std::size_t smem = sizeof(float) * std::size_t((Z::br + Z::bc) * Z::LD + Z::br * Z::LP);
@@ -507,7 +524,7 @@ inline void attention_forward(const AttentionShape& a, HeadRows q, HeadRows k, H
         const index_t split = splits > 1 ? (key_tiles + splits - 1) / splits * Z::bc : 0;
         if (split > 0) splits = (a.visible(a.T) + split - 1) / split;
         if (splits < 2) {
-            detail::attention_launch(attention_forward_kernel<Z::hdp, Z::br, Z::bc>, a.B * a.H, qblocks, 1, smem,
+            detail::attention_launch(attention_forward_kernel<Z::hdp, Z::br, Z::bc, E>, a.B * a.H, qblocks, 1, smem,
                                      "attention forward kernel launch", a, q, k, v, o, lse, vec, index_t(0),
                                      static_cast<float*>(nullptr), static_cast<float*>(nullptr));
             return;
@@ -516,9 +533,9 @@ inline void attention_forward(const AttentionShape& a, HeadRows q, HeadRows k, H
         detail::Scratch part_o(sizeof(float) * std::size_t(splits * rows * a.hd)),
             part_ml(sizeof(float) * std::size_t(2 * splits * rows));
         auto *po = static_cast<float*>(part_o.p), *pml = static_cast<float*>(part_ml.p);
-        detail::attention_launch(attention_forward_kernel<Z::hdp, Z::br, Z::bc>, a.B * a.H, qblocks, splits, smem,
+        detail::attention_launch(attention_forward_kernel<Z::hdp, Z::br, Z::bc, E>, a.B * a.H, qblocks, splits, smem,
                                  "attention forward kernel launch", a, q, k, v, o, lse, vec, split, po, pml);
-        attention_combine_kernel<<<grid_stride_blocks(rows * a.hd), block_threads, 0, current_stream()>>>(
+        attention_combine_kernel<E><<<grid_stride_blocks(rows * a.hd), block_threads, 0, current_stream()>>>(
             po, pml, splits, a.B, a.H, a.T, a.hd, o, lse);
         check(cudaGetLastError(), "attention combine kernel launch");
     });
@@ -526,13 +543,15 @@ inline void attention_forward(const AttentionShape& a, HeadRows q, HeadRows k, H
 
 /// dq (B, T, H, hd), dk and dv (B, S, Hkv, hd), all overwritten, from do (B, T, H, hd) and the
 /// forward's o and lse.
-inline void attention_backward(const AttentionShape& a, HeadRows q, HeadRows k, HeadRows v, const float* o,
-                               const float* lse, const float* d_o, float* dq, float* dk, float* dv) {
+template <class E>
+void attention_backward(const AttentionShape& a, BasicHeadRows<E> q, BasicHeadRows<E> k, BasicHeadRows<E> v, const E* o,
+                        const float* lse, const E* d_o, E* dq, E* dk, E* dv) {
+    static_assert(std::is_same_v<E, float> || std::is_same_v<E, bf16>, "ward: the CUDA attention takes f32 or bf16");
     if (a.B <= 0 || a.Hkv <= 0) return;
     const index_t rows = a.B * a.T * a.H;
     if (rows == 0) {  // no queries: no gradient reaches the keys
         if (a.S > 0 && a.hd > 0) {
-            const std::size_t bytes = sizeof(float) * std::size_t(a.B * a.S * a.Hkv * a.hd);
+            const std::size_t bytes = sizeof(E) * std::size_t(a.B * a.S * a.Hkv * a.hd);
             check(cudaMemsetAsync(dk, 0, bytes, current_stream()), "attention backward: zeroing dk");
             check(cudaMemsetAsync(dv, 0, bytes, current_stream()), "attention backward: zeroing dv");
         }
@@ -541,18 +560,18 @@ inline void attention_backward(const AttentionShape& a, HeadRows q, HeadRows k, 
     detail::Scratch delta_buf(sizeof(float) * std::size_t(rows));
     auto* delta = static_cast<float*>(delta_buf.p);
     const int per_block = row_block_threads / 32;
-    attention_delta_kernel<<<unsigned((rows + per_block - 1) / per_block), row_block_threads, 0, current_stream()>>>(
+    attention_delta_kernel<E><<<unsigned((rows + per_block - 1) / per_block), row_block_threads, 0, current_stream()>>>(
         o, d_o, a.B, a.T, a.H, a.hd, delta);
     check(cudaGetLastError(), "attention delta kernel launch");
-    const bool vec = detail::attention_vec(a, {q, k, v}, {d_o});
+    const bool vec = detail::attention_vec<E>(a, {q, k, v}, {d_o});
     detail::attention_dispatch(a.hd, [&](auto tile) {
         using Z = decltype(tile);
         const std::size_t dq_smem = sizeof(float) * std::size_t(2 * (Z::br + Z::bc) * Z::LD + Z::br * Z::LP);
-        detail::attention_launch(attention_dq_kernel<Z::hdp, Z::br, Z::bc>, a.B * a.H, (a.T + Z::br - 1) / Z::br, 1, dq_smem,
+        detail::attention_launch(attention_dq_kernel<Z::hdp, Z::br, Z::bc, E>, a.B * a.H, (a.T + Z::br - 1) / Z::br, 1, dq_smem,
                                  "attention dq kernel launch", a, q, k, v, lse, static_cast<const float*>(delta), d_o, dq,
                                  vec);
         const std::size_t kv_smem = sizeof(float) * std::size_t(2 * (Z::br + Z::bc) * Z::LD + 2 * Z::bc * Z::LPT);
-        detail::attention_launch(attention_dkdv_kernel<Z::hdp, Z::br, Z::bc>, a.B * a.Hkv, (a.S + Z::bc - 1) / Z::bc, 1,
+        detail::attention_launch(attention_dkdv_kernel<Z::hdp, Z::br, Z::bc, E>, a.B * a.Hkv, (a.S + Z::bc - 1) / Z::bc, 1,
                                  kv_smem, "attention dk/dv kernel launch", a, q, k, v, lse,
                                  static_cast<const float*>(delta), d_o, dk, dv, vec);
     });

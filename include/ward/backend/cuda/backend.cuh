@@ -3,11 +3,11 @@
 // opt-in) and bf16 matmul through cuBLASLt with fused bias/activation, over broadcast batch axes;
 // softmax and log-softmax, layer and RMS norm, embedding gather and scatter-add, and concat through
 // ward's own kernels (f32, and bf16 stored with f32 math); Adam/AdamW over every parameter in one
-// multi-tensor kernel; and all the fused kernels of tensor/fused.hpp, in f32: causal attention
-// (FlashAttention-2 style, forward and backward), GELU (tanh) and its gradient, gemm_accumulate
-// (cuBLASLt, beta = 1), the norm backward and the cross-entropy rows (loss and token log-probs,
-// forward and backward). Every pointer is device memory; work is queued on the current stream.
-// For bf16 the fused front ends compose the op from expressions, on the GPU.
+// multi-tensor kernel; and every fused kernel of tensor/fused.hpp, in f32 and bf16 (f32 math inside,
+// row statistics kept in f32): causal attention (FlashAttention-2 style, forward and backward), GELU
+// (tanh) and its gradient, gemm_accumulate (cuBLASLt, beta = 1), the norm backward and the
+// cross-entropy rows (loss and token log-probs, forward and backward). Every pointer is device
+// memory; work is queued on the current stream.
 
 #include <cstdint>
 #include <span>
@@ -73,49 +73,73 @@ struct Backend<cuda> {
     static void concat(std::span<const StridedView<const T>> parts, int axis, StridedView<T> out) {
         backend::cuda::concat<T>(parts, axis, out);
     }
-    // The fused kernels of tensor/fused.hpp (f32).
-    static void attention_forward(const AttentionShape& a, HeadRows q, HeadRows k, HeadRows v, float* o, float* lse) {
-        backend::cuda::attention_forward(a, q, k, v, o, lse);
+    // The fused kernels of tensor/fused.hpp, f32 and bf16.
+    template <class T>
+        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+    static void attention_forward(const AttentionShape& a, BasicHeadRows<T> q, BasicHeadRows<T> k, BasicHeadRows<T> v, T* o,
+                                  float* lse) {
+        backend::cuda::attention_forward<T>(a, q, k, v, o, lse);
     }
-    static void attention_backward(const AttentionShape& a, HeadRows q, HeadRows k, HeadRows v, const float* o,
-                                   const float* lse, const float* d_o, float* dq, float* dk, float* dv) {
-        backend::cuda::attention_backward(a, q, k, v, o, lse, d_o, dq, dk, dv);
+    template <class T>
+        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+    static void attention_backward(const AttentionShape& a, BasicHeadRows<T> q, BasicHeadRows<T> k, BasicHeadRows<T> v,
+                                   const T* o, const float* lse, const T* d_o, T* dq, T* dk, T* dv) {
+        backend::cuda::attention_backward<T>(a, q, k, v, o, lse, d_o, dq, dk, dv);
     }
-    static bool gelu_tanh(const float* x, float* y, index_t n) { return backend::cuda::gelu_tanh_forward(x, y, n); }
-    static bool gelu_tanh_backward(const float* x, const float* dy, float* dx, index_t n) {
-        return backend::cuda::gelu_tanh_backward(x, dy, dx, n);
+    template <class T>
+        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+    static bool gelu_tanh(const T* x, T* y, index_t n) {
+        return backend::cuda::gelu_tanh_forward<T>(x, y, n);
     }
-    static void gemm_accumulate(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const float* a, index_t lda,
-                                const float* b, index_t ldb, float* c, index_t ldc) {
-        backend::cuda::gemm_accumulate(trans_a, trans_b, M, N, K, a, lda, b, ldb, c, ldc);
+    template <class T>
+        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+    static bool gelu_tanh_backward(const T* x, const T* dy, T* dx, index_t n) {
+        return backend::cuda::gelu_tanh_backward<T>(x, dy, dx, n);
     }
-    template <bool Centered>
-    static void norm_backward(const float* x, const float* g, const float* mean, const float* rstd, const float* gamma,
-                              index_t N, index_t C, float* dx, float* dgamma, float* dbeta) {
-        backend::cuda::norm_backward<Centered>(x, g, mean, rstd, gamma, N, C, dx, dgamma, dbeta);
+    template <class T>
+        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+    static void gemm_accumulate(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const T* a, index_t lda,
+                                const T* b, index_t ldb, T* c, index_t ldc) {
+        backend::cuda::gemm_accumulate<T>(trans_a, trans_b, M, N, K, a, lda, b, ldb, c, ldc);
     }
-    static CrossEntropySums cross_entropy(const float* x, index_t N, index_t V, const std::int64_t* t, const float* mask,
+    template <bool Centered, class T>
+        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+    static void norm_backward(const T* x, const T* g, const float* mean, const float* rstd, const T* gamma, index_t N,
+                              index_t C, T* dx, T* dgamma, T* dbeta) {
+        backend::cuda::norm_backward<Centered, T>(x, g, mean, rstd, gamma, N, C, dx, dgamma, dbeta);
+    }
+    template <class T>
+        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+    static CrossEntropySums cross_entropy(const T* x, index_t N, index_t V, const std::int64_t* t, const T* mask,
                                           std::int64_t ignore, float* lse, float* w) {
-        return backend::cuda::cross_entropy_loss(x, N, V, t, mask, ignore, lse, w);
+        return backend::cuda::cross_entropy_loss<T>(x, N, V, t, mask, ignore, lse, w);
     }
-    static void cross_entropy_backward(const float* x, index_t N, index_t V, const std::int64_t* t, const float* lse,
-                                       const float* w, float scale, float* dx) {
-        backend::cuda::cross_entropy_loss_backward(x, N, V, t, lse, w, scale, dx);
+    template <class T>
+        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+    static void cross_entropy_backward(const T* x, index_t N, index_t V, const std::int64_t* t, const float* lse,
+                                       const float* w, float scale, T* dx) {
+        backend::cuda::cross_entropy_loss_backward<T>(x, N, V, t, lse, w, scale, dx);
     }
-    static void token_log_probs(const float* x, index_t N, index_t V, const std::int64_t* t, std::int64_t ignore, float* lse,
-                                float* out) {
-        backend::cuda::token_log_probs(x, N, V, t, ignore, lse, out);
+    template <class T>
+        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+    static void token_log_probs(const T* x, index_t N, index_t V, const std::int64_t* t, std::int64_t ignore, float* lse,
+                                T* out) {
+        backend::cuda::token_log_probs<T>(x, N, V, t, ignore, lse, out);
     }
-    static void token_log_probs_backward(const float* x, index_t N, index_t V, const std::int64_t* t, std::int64_t ignore,
-                                         const float* lse, const float* g, float* dx) {
-        backend::cuda::token_log_probs_backward(x, N, V, t, ignore, lse, g, dx);
+    template <class T>
+        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+    static void token_log_probs_backward(const T* x, index_t N, index_t V, const std::int64_t* t, std::int64_t ignore,
+                                         const float* lse, const T* g, T* dx) {
+        backend::cuda::token_log_probs_backward<T>(x, N, V, t, ignore, lse, g, dx);
     }
 };
 
 // A signature that drifts from tensor/fused.hpp's concepts must fail here, not quietly fall back.
 static_assert(has_attention_kernel<float, cuda> && has_gelu_kernel<float, cuda> && has_gemm_accumulate<float, cuda> &&
               has_norm_backward<float, cuda> && has_cross_entropy_kernel<float, cuda>);
-static_assert(!has_attention_kernel<bf16, cuda> && !has_gelu_kernel<bf16, cuda> && !has_gemm_accumulate<bf16, cuda> &&
-              !has_norm_backward<bf16, cuda> && !has_cross_entropy_kernel<bf16, cuda>);
+static_assert(has_attention_kernel<bf16, cuda> && has_gelu_kernel<bf16, cuda> && has_gemm_accumulate<bf16, cuda> &&
+              has_norm_backward<bf16, cuda> && has_cross_entropy_kernel<bf16, cuda>);
+static_assert(!has_attention_kernel<double, cuda> && !has_gelu_kernel<double, cuda> && !has_gemm_accumulate<double, cuda> &&
+              !has_norm_backward<double, cuda> && !has_cross_entropy_kernel<double, cuda>);
 
 }  // namespace ward

@@ -1,7 +1,8 @@
 #pragma once
-// GELU (tanh form) and its gradient over dense f32 arrays on the GPU (the CPU's eltwise.hpp, device
-// memory): one grid-stride pass, four elements per thread through float4 where every array is 16-byte
-// aligned, the tail (and misaligned arrays) one element at a time.
+// GELU (tanh form) and its gradient over dense f32 or bf16 arrays on the GPU (the CPU's eltwise.hpp,
+// device memory): one grid-stride pass, 16 bytes per access (4 f32 or 8 bf16) where every array is
+// aligned for it, the tail (and misaligned arrays) one element at a time. The math is f32 for both
+// element types; bf16 results are rounded once.
 //
 //   x, y, dy, dx are (n) contiguous
 //   forward:  y  = gelu_tanh(x) = x / 2 (1 + tanh(k (x + c x^3))),  k = sqrt(2 / pi), c = 0.044715
@@ -13,11 +14,14 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "ward/backend/cuda/check.cuh"
 #include "ward/backend/cuda/launch.cuh"
+#include "ward/backend/cuda/launch_plan.cuh"
 #include "ward/backend/cuda/stream.cuh"
 #include "ward/core/config.hpp"
+#include "ward/core/dtype.hpp"
 
 namespace ward::backend::cuda {
 
@@ -31,68 +35,79 @@ __device__ inline float gelu_tanh_slope(float x) {
     const float t = tanhf(k * (x + c * x * x * x));
     return 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * k * (1.f + 3.f * c * x * x);
 }
-inline bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+/// Whether p can be read and written in packs of pack_width<E> elements.
+template <class E>
+bool gelu_aligned(const void* p) {
+    return reinterpret_cast<std::uintptr_t>(p) % pack_alignment<E, pack_width<E>> == 0;
+}
 }  // namespace detail
 
-// x (n) -> y (n); Vec: x and y 16-byte aligned, the first n / 4 * 4 elements as float4.
-template <bool Vec>
-__global__ void gelu_tanh_kernel(const float* __restrict__ x, float* __restrict__ y, index_t n) {
+// x (n) -> y (n); Vec: x and y aligned for packs, the first n / N * N elements a pack at a time.
+template <bool Vec, class E>
+__global__ void gelu_tanh_kernel(const E* __restrict__ x, E* __restrict__ y, index_t n) {
+    constexpr int N = pack_width<E>;
     const index_t stride = index_t(gridDim.x) * blockDim.x, first = index_t(blockIdx.x) * blockDim.x + threadIdx.x;
     index_t done = 0;
     if constexpr (Vec) {
-        const index_t n4 = n / 4;
-        const auto* x4 = reinterpret_cast<const float4*>(x);
-        auto* y4 = reinterpret_cast<float4*>(y);
-        for (index_t e = first; e < n4; e += stride) {
-            float4 v = x4[e];
-            v.x = detail::gelu_tanh_value(v.x), v.y = detail::gelu_tanh_value(v.y);
-            v.z = detail::gelu_tanh_value(v.z), v.w = detail::gelu_tanh_value(v.w);
-            y4[e] = v;
+        const index_t packs = n / N;
+        const auto* xp = reinterpret_cast<const Pack<E, N>*>(x);
+        auto* yp = reinterpret_cast<Pack<E, N>*>(y);
+        for (index_t e = first; e < packs; e += stride) {
+            Pack<E, N> v = xp[e];
+#pragma unroll
+            for (int j = 0; j < N; ++j) v.v[j] = E(detail::gelu_tanh_value(float(v.v[j])));
+            yp[e] = v;
         }
-        done = n4 * 4;
+        done = packs * N;
     }
-    for (index_t e = done + first; e < n; e += stride) y[e] = detail::gelu_tanh_value(x[e]);
+    for (index_t e = done + first; e < n; e += stride) y[e] = E(detail::gelu_tanh_value(float(x[e])));
 }
 
 // x, dy (n) -> dx (n); Vec as above, for all three arrays.
-template <bool Vec>
-__global__ void gelu_tanh_backward_kernel(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dx,
-                                          index_t n) {
+template <bool Vec, class E>
+__global__ void gelu_tanh_backward_kernel(const E* __restrict__ x, const E* __restrict__ dy, E* __restrict__ dx, index_t n) {
+    constexpr int N = pack_width<E>;
     const index_t stride = index_t(gridDim.x) * blockDim.x, first = index_t(blockIdx.x) * blockDim.x + threadIdx.x;
     index_t done = 0;
     if constexpr (Vec) {
-        const index_t n4 = n / 4;
-        const auto* x4 = reinterpret_cast<const float4*>(x);
-        const auto* g4 = reinterpret_cast<const float4*>(dy);
-        auto* d4 = reinterpret_cast<float4*>(dx);
-        for (index_t e = first; e < n4; e += stride) {
-            const float4 v = x4[e], g = g4[e];
-            d4[e] = make_float4(g.x * detail::gelu_tanh_slope(v.x), g.y * detail::gelu_tanh_slope(v.y),
-                                g.z * detail::gelu_tanh_slope(v.z), g.w * detail::gelu_tanh_slope(v.w));
+        const index_t packs = n / N;
+        const auto* xp = reinterpret_cast<const Pack<E, N>*>(x);
+        const auto* gp = reinterpret_cast<const Pack<E, N>*>(dy);
+        auto* dp = reinterpret_cast<Pack<E, N>*>(dx);
+        for (index_t e = first; e < packs; e += stride) {
+            const Pack<E, N> v = xp[e], g = gp[e];
+            Pack<E, N> d;
+#pragma unroll
+            for (int j = 0; j < N; ++j) d.v[j] = E(float(g.v[j]) * detail::gelu_tanh_slope(float(v.v[j])));
+            dp[e] = d;
         }
-        done = n4 * 4;
+        done = packs * N;
     }
-    for (index_t e = done + first; e < n; e += stride) dx[e] = dy[e] * detail::gelu_tanh_slope(x[e]);
+    for (index_t e = done + first; e < n; e += stride) dx[e] = E(float(dy[e]) * detail::gelu_tanh_slope(float(x[e])));
 }
 
-/// y = gelu_tanh(x) over n elements.
-inline bool gelu_tanh_forward(const float* x, float* y, index_t n) {
+/// y = gelu_tanh(x) over n elements; E is float or bf16.
+template <class E>
+bool gelu_tanh_forward(const E* x, E* y, index_t n) {
+    static_assert(std::is_same_v<E, float> || std::is_same_v<E, bf16>, "ward: the CUDA GELU takes f32 or bf16");
     if (n <= 0) return true;
-    const bool vec = detail::aligned16(x) && detail::aligned16(y);
-    const unsigned grid = grid_stride_blocks(vec ? (n + 3) / 4 : n);
-    if (vec) gelu_tanh_kernel<true><<<grid, block_threads, 0, current_stream()>>>(x, y, n);
-    else gelu_tanh_kernel<false><<<grid, block_threads, 0, current_stream()>>>(x, y, n);
+    const bool vec = detail::gelu_aligned<E>(x) && detail::gelu_aligned<E>(y);
+    const unsigned grid = grid_stride_blocks(vec ? (n + pack_width<E> - 1) / pack_width<E> : n);
+    if (vec) gelu_tanh_kernel<true, E><<<grid, block_threads, 0, current_stream()>>>(x, y, n);
+    else gelu_tanh_kernel<false, E><<<grid, block_threads, 0, current_stream()>>>(x, y, n);
     check(cudaGetLastError(), "gelu_tanh kernel launch");
     return true;
 }
 
-/// dx = dy * gelu_tanh'(x) over n elements.
-inline bool gelu_tanh_backward(const float* x, const float* dy, float* dx, index_t n) {
+/// dx = dy * gelu_tanh'(x) over n elements; E is float or bf16.
+template <class E>
+bool gelu_tanh_backward(const E* x, const E* dy, E* dx, index_t n) {
+    static_assert(std::is_same_v<E, float> || std::is_same_v<E, bf16>, "ward: the CUDA GELU takes f32 or bf16");
     if (n <= 0) return true;
-    const bool vec = detail::aligned16(x) && detail::aligned16(dy) && detail::aligned16(dx);
-    const unsigned grid = grid_stride_blocks(vec ? (n + 3) / 4 : n);
-    if (vec) gelu_tanh_backward_kernel<true><<<grid, block_threads, 0, current_stream()>>>(x, dy, dx, n);
-    else gelu_tanh_backward_kernel<false><<<grid, block_threads, 0, current_stream()>>>(x, dy, dx, n);
+    const bool vec = detail::gelu_aligned<E>(x) && detail::gelu_aligned<E>(dy) && detail::gelu_aligned<E>(dx);
+    const unsigned grid = grid_stride_blocks(vec ? (n + pack_width<E> - 1) / pack_width<E> : n);
+    if (vec) gelu_tanh_backward_kernel<true, E><<<grid, block_threads, 0, current_stream()>>>(x, dy, dx, n);
+    else gelu_tanh_backward_kernel<false, E><<<grid, block_threads, 0, current_stream()>>>(x, dy, dx, n);
     check(cudaGetLastError(), "gelu_tanh backward kernel launch");
     return true;
 }
