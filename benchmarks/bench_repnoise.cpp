@@ -5,23 +5,26 @@
 // the vocabulary, so with a large vocabulary the ratio is bounded below by the FLOPs. The variant
 // with the ascent on the final layer alone shows what the lens costs.
 //
-//   bench_repnoise [STEPS]
+//   bench_repnoise [--device cpu|cuda] [STEPS]
 // prints, per configuration, the median seconds of each step, their ratio, and the peak tensor
-// memory of each.
+// memory of each (the host's, or the GPU's with --device cuda in bench_repnoise_gpu, this program
+// built by nvcc).
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include <ward/defence.hpp>
+#include <ward/device_choice.hpp>
 #include <ward/nn.hpp>
 #include <ward/optim.hpp>
+
+#include "device_clock.hpp"
 
 using namespace ward;
 
 namespace {
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 struct Config {
     const char* name;
@@ -29,6 +32,7 @@ struct Config {
     index_t layers, hidden, heads, vocab, prompt, answer, batch;
 };
 
+template <Device D>
 void run(const Config& k, int steps) {
     nn::TransformerConfig c;
     c.family = k.family;
@@ -38,7 +42,7 @@ void run(const Config& k, int steps) {
     c.heads = c.kv_heads = k.heads;
     c.intermediate = 4 * k.hidden;
     c.max_positions = k.prompt + k.answer + 1;
-    nn::CausalLM<float> model(c, 0);
+    nn::CausalLM<float, D> model = nn::to_device<D>(nn::CausalLM<float>(c, 0));
     Generator g(1);
     auto ids = [&](index_t n) {
         std::vector<std::int64_t> v(static_cast<std::size_t>(n));
@@ -49,10 +53,10 @@ void run(const Config& k, int steps) {
     for (index_t b = 0; b < k.batch; ++b) pairs.push_back({ids(k.prompt), ids(k.answer), ids(k.answer)});
     std::vector<std::size_t> rows(static_cast<std::size_t>(k.batch));
     for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = i;
-    auto batch = defence::make_paired_batch<float>(pairs, rows, 0);
+    const auto batch = defence::make_paired_batch<float>(pairs, rows, 0).template to<D>();
 
-    auto params = nn::parameters<float, cpu>(model);
-    optim::AdamW<float> adam(params, {});
+    auto params = nn::parameters<float, D>(model);
+    optim::AdamW<float, D> adam(params, {});
     const auto repnoise = defence::repnoise(1.0, 1e-3);
     // The same with the ascent on the final layer only: what the logit lens costs.
     const auto final_only = defence::stability() - 1.0 * defence::ascent(false) + 1e-3 * defence::mmd_noise();
@@ -62,30 +66,25 @@ void run(const Config& k, int steps) {
         adam.zero_grad();
     };
     auto defence_step = [&](const auto& term, std::uint64_t s) {
-        defence::defence_step<std::decay_t<decltype(term)>, float>(model, term, batch, nullptr, s);
+        defence::defence_step(model, term, batch, nullptr, s);
         adam.step();
         adam.zero_grad();
     };
     std::vector<double> plain, rep, fin;
     double plain_mb = 0, rep_mb = 0;
     for (int i = 0; i <= steps; ++i) {
-        const auto base = stats::host_bytes_in_use.load();
+        const double base = bench::bytes_in_use<D>();
         stats::reset_peak();
-        double t0 = now();
-        plain_step();
-        double t1 = now();
-        plain_mb = std::max(plain_mb, double(stats::host_bytes_peak.load() - base) / 1e6);
+        const double p = bench::timed<D>(plain_step);
+        plain_mb = std::max(plain_mb, (bench::peak_bytes<D>() - base) / 1e6);
         stats::reset_peak();
-        double t2 = now();
-        defence_step(repnoise, static_cast<std::uint64_t>(i));
-        double t3 = now();
-        rep_mb = std::max(rep_mb, double(stats::host_bytes_peak.load() - base) / 1e6);
-        defence_step(final_only, static_cast<std::uint64_t>(i));
-        double t4 = now();
-        if (i) {  // the first round warms caches and primitives
-            plain.push_back(t1 - t0);
-            rep.push_back(t3 - t2);
-            fin.push_back(t4 - t3);
+        const double r = bench::timed<D>([&] { defence_step(repnoise, static_cast<std::uint64_t>(i)); });
+        rep_mb = std::max(rep_mb, (bench::peak_bytes<D>() - base) / 1e6);
+        const double f = bench::timed<D>([&] { defence_step(final_only, static_cast<std::uint64_t>(i)); });
+        if (i) {  // the first round warms caches, primitives and the allocator
+            plain.push_back(p);
+            rep.push_back(r);
+            fin.push_back(f);
         }
     }
     auto median = [](std::vector<double> v) {
@@ -98,9 +97,22 @@ void run(const Config& k, int steps) {
 }
 }  // namespace
 
-int main(int argc, char** argv) {
-    const int steps = argc > 1 ? std::atoi(argv[1]) : 10;
-    std::printf("threads=%d steps=%d\n", backend::cpu::max_threads(), steps);
-    run({"demo llama 3x64 V=256 B=8", nn::Family::llama, 3, 64, 4, 256, 8, 14, 8}, steps);
-    run({"gpt2 4x256 V=8192 T=128 B=8", nn::Family::gpt2, 4, 256, 4, 8192, 32, 96, 8}, steps);
+int main(int argc, char** argv) try {
+    std::string device = "cpu";
+    int steps = 10;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--device" && i + 1 < argc) device = argv[++i];
+        else if (a.empty() || a.find_first_not_of("0123456789") != std::string::npos || (steps = std::atoi(a.c_str())) <= 0)
+            throw value_error("usage: bench_repnoise [--device cpu|cuda] [STEPS > 0], got '" + a + "'");
+    }
+    return run_on_device(device, "bench_repnoise", "bench_repnoise_gpu", [&]<Device D>() {
+        std::printf("device=%s threads=%d steps=%d\n", D::name, backend::cpu::max_threads(), steps);
+        run<D>({"demo llama 3x64 V=256 B=8", nn::Family::llama, 3, 64, 4, 256, 8, 14, 8}, steps);
+        run<D>({"gpt2 4x256 V=8192 T=128 B=8", nn::Family::gpt2, 4, 256, 4, 8192, 32, 96, 8}, steps);
+        return 0;
+    });
+} catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_repnoise: %s\n", e.what());
+    return 2;
 }

@@ -16,7 +16,6 @@
 //   --checkpoint      activation checkpointing per block (CausalLM::checkpoint_blocks)
 // --device cuda needs the build by nvcc (bench_repnoise_7b_gpu); it exits 77 (skipped) without a GPU.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -28,6 +27,8 @@
 #include <ward/nn.hpp>
 #include <ward/optim.hpp>
 
+#include "device_clock.hpp"
+
 using namespace ward;
 
 namespace {
@@ -37,24 +38,6 @@ struct Options {
     bool small = false, master_weights = false, checkpoint = false;
     int steps = 5;
 };
-
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
-template <Device D>
-void wait_for_device() {
-#ifdef __CUDACC__
-    if constexpr (std::is_same_v<D, cuda>) backend::cuda::synchronize();
-#endif
-}
-
-template <Device D>
-double peak_bytes() {
-    return double(std::is_same_v<D, cpu> ? stats::host_bytes_peak.load() : stats::device_bytes_peak.load());
-}
-template <Device D>
-double bytes_in_use() {
-    return double(std::is_same_v<D, cpu> ? stats::host_bytes_in_use.load() : stats::device_bytes_in_use.load());
-}
 
 template <FloatElement T, Device D, class Opt>
 int measure(nn::CausalLM<T, D>& model, Opt& adam, const defence::PairedBatch<T, D>& batch, const Options& o) {
@@ -67,9 +50,9 @@ int measure(nn::CausalLM<T, D>& model, Opt& adam, const defence::PairedBatch<T, 
     Row rows[2] = {{"plain fine-tuning", {}}, {"RepNoise", {}}};
     for (int r = 0; r < 2; ++r) {
         for (int i = 0; i <= o.steps; ++i) {
-            wait_for_device<D>();
+            bench::wait_for_device<D>();
             stats::reset_peak();
-            const double base = bytes_in_use<D>(), t0 = now();
+            const double base = bench::bytes_in_use<D>(), t0 = bench::now();
             double loss = 0;
             if (r == 0) {
                 ag::Var<T, D> l = ag::cross_entropy(model.forward(batch.harmful_inputs).logits, batch.harmful_targets);
@@ -80,14 +63,14 @@ int measure(nn::CausalLM<T, D>& model, Opt& adam, const defence::PairedBatch<T, 
             }
             adam.step();
             adam.zero_grad();
-            wait_for_device<D>();
+            bench::wait_for_device<D>();
             if (!std::isfinite(loss)) {
                 std::fprintf(stderr, "bench_repnoise_7b: %s: loss %g at step %d\n", rows[r].name, loss, i);
                 return 1;
             }
             if (i == 0) continue;  // warms caches, primitives and the allocator
-            rows[r].secs.push_back(now() - t0);
-            rows[r].peak = std::max(rows[r].peak, peak_bytes<D>() - base);
+            rows[r].secs.push_back(bench::now() - t0);
+            rows[r].peak = std::max(rows[r].peak, bench::peak_bytes<D>() - base);
             rows[r].loss = loss;
         }
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the CUDA tests (ctest label "gpu"), bench_cuda, bench_gpt_step_gpu, bench_repnoise_7b_gpu, bench_generate_gpu and
-# the programs built by nvcc (defence_demo_cuda, defence_text_cuda, lm_cuda) on this machine (sm_90), packs them with
+# Builds the CUDA tests (ctest label "gpu"), bench_cuda, the benchmarks built by nvcc (bench_gpt_step_gpu,
+# bench_repnoise_7b_gpu, bench_generate_gpu, bench_repnoise_gpu, bench_rlhf_gpu) and the programs built
+# by nvcc (defence_demo_cuda, defence_text_cuda, lm_cuda) on this machine (sm_90), packs them with
 # their shared libraries, the PyTorch peer scripts and the programs' inputs for the GPU machine, and
 # writes PACK/run-all.sh, which there runs every packed test, bench_cuda, the op table's perf mode
 # (backend_cuda_op_table --perf), the GPT-2 step and the 7B-shaped RepNoise step against their
@@ -37,8 +38,8 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWARD_ENABLE_CUDA=ON -DWARD_C
   -DWARD_BUILD_TESTS=ON -DWARD_BUILD_BENCHMARKS=ON >/dev/null
 mapfile -t tests < <(cd "$build" && ctest -N -L gpu | sed -n 's/^ *Test *#[0-9]*: *//p')
 [ ${#tests[@]} -gt 0 ] || { echo "gpu-check: no tests labelled gpu in $build" >&2; exit 1; }
-programs=(benchmarks/bench_gpt_step_gpu benchmarks/bench_repnoise_7b_gpu benchmarks/bench_generate_gpu examples/defence_demo_cuda
-          examples/defence_text_cuda examples/lm_cuda)
+programs=(benchmarks/bench_gpt_step_gpu benchmarks/bench_repnoise_7b_gpu benchmarks/bench_generate_gpu benchmarks/bench_repnoise_gpu
+          benchmarks/bench_rlhf_gpu examples/defence_demo_cuda examples/defence_text_cuda examples/lm_cuda)
 echo "== build ${tests[*]} bench_cuda ${programs[*]##*/}"
 cmake --build "$build" -j "$jobs" --target "${tests[@]}" bench_cuda "${programs[@]##*/}"
 
@@ -136,6 +137,9 @@ step "defence_text_cuda --dtype bf16" 90 bash "\$here/run" defence_text_cuda --d
 step torch_repnoise_7b 150 "\$python" "\$here/torch_repnoise_7b.py"
 step bench_repnoise_7b_gpu 150 bash "\$here/run" bench_repnoise_7b_gpu --device cuda
 step "bench_repnoise_7b_gpu --checkpoint" 150 bash "\$here/run" bench_repnoise_7b_gpu --device cuda --checkpoint
+# The small RepNoise-against-plain steps and the RLHF phases (PPO iteration, DPO and SFT steps) on the GPU.
+step "bench_repnoise_gpu --device cuda" 60 bash "\$here/run" bench_repnoise_gpu --device cuda 5
+step "bench_rlhf_gpu --device cuda" 90 bash "\$here/run" bench_rlhf_gpu --device cuda
 
 # The same library path the run wrapper sets, for running the tests under the sanitizer.
 cudalib=\$(dirname "\$(find /usr/local/cuda*/ /opt -name 'libcublasLt.so.13*' 2>/dev/null | head -1)" 2>/dev/null)

@@ -28,15 +28,16 @@ inline nn::CausalLM<float> bandit_model(std::uint64_t seed) {
     return nn::CausalLM<float>(c, seed);
 }
 
-/// pi(y | [3]) for y = 0 .. 3.
-inline std::vector<double> policy_probs(const nn::CausalLM<float>& m) {
+/// pi(y | [3]) for y = 0 .. 3, of a policy of any element type on any device.
+template <FloatElement T, Device D>
+std::vector<double> policy_probs(const nn::CausalLM<T, D>& m) {
     ag::NoGrad ng;
-    auto logits = m.forward(Tensor<std::int64_t>::from_vector({3}, {1, 1})).logits.value().to_vector();
+    const auto logits = rl::host_doubles(m.forward(Tensor<std::int64_t, D>::from_vector({3}, {1, 1})).logits.value());
     double mx = logits[0], z = 0;
-    for (auto l : logits) mx = std::max(mx, double(l));
+    for (double l : logits) mx = std::max(mx, l);
     std::vector<double> p;
-    for (auto l : logits) z += std::exp(double(l) - mx);
-    for (auto l : logits) p.push_back(std::exp(double(l) - mx) / z);
+    for (double l : logits) z += std::exp(l - mx);
+    for (double l : logits) p.push_back(std::exp(l - mx) / z);
     return p;
 }
 
@@ -76,6 +77,48 @@ inline rl::SamplingOptions one_token() {
     s.max_new_tokens = 1;
     s.temperature = 1.0;
     return s;
+}
+
+/// PPO's settings on the bandit: 64 rollouts in 2 minibatches, 2 epochs (4 updates per iteration).
+inline rl::PpoOptions bandit_ppo(index_t iterations) {
+    rl::PpoOptions o;
+    o.iterations = iterations;
+    o.rollouts = 64;
+    o.minibatch = 32;
+    o.epochs = 2;
+    o.lr = 3e-3;
+    o.value_coef = 0.5;
+    o.sampling = one_token();
+    o.seed = 5;
+    o.quiet = true;
+    return o;
+}
+
+/// The bandit's preference data: for each pair of answers a < b in {0, 1, 2}, 20 comparisons of which
+/// round(20 sigmoid(r_a - r_b)) prefer a, with r = (0, log 3, 2 log 3): sigmoids 1/4, 1/10, 1/4 exactly.
+inline std::vector<rl::TokenPreference> bandit_preferences() {
+    const double r[3] = {0.0, std::log(3.0), 2 * std::log(3.0)};
+    std::vector<rl::TokenPreference> out;
+    for (int a = 0; a < 3; ++a)
+        for (int b = a + 1; b < 3; ++b) {
+            const int wins = static_cast<int>(std::lround(20.0 / (1.0 + std::exp(r[b] - r[a]))));
+            for (int k = 0; k < 20; ++k) out.push_back(k < wins ? rl::TokenPreference{{3}, {a}, {b}, {}, {}, {}} : rl::TokenPreference{{3}, {b}, {a}, {}, {}, {}});
+        }
+    return out;
+}
+
+/// DPO's settings on the bandit: the whole data set a step, 150 steps.
+inline rl::DpoOptions bandit_dpo() {
+    rl::DpoOptions o;
+    o.beta = 1.0;
+    o.lr = 5e-3;
+    o.batch_size = 60;
+    o.epochs = 150;
+    o.seed = 2;
+    o.quiet = true;
+    o.sampling = one_token();
+    o.samples = 8;
+    return o;
 }
 
 }  // namespace rl_test

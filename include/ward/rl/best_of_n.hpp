@@ -26,8 +26,8 @@ inline double best_of_n_kl_bound(std::size_t n) {
 }
 
 /// Samples n completions of each prompt (seeded) and keeps the highest-scoring one (the first at ties).
-template <FloatElement T, Scorer S>
-BestOfN best_of_n(const nn::CausalLM<T, cpu>& policy, const PromptSet& prompts, std::size_t n, S& scorer, const TextCodec& codec,
+template <FloatElement T, Device D, Scorer S>
+BestOfN best_of_n(const nn::CausalLM<T, D>& policy, const PromptSet& prompts, std::size_t n, S& scorer, const TextCodec& codec,
                   const SamplingOptions& sampling, std::uint64_t seed) {
     if (n == 0) throw value_error("best_of_n: n must be positive");
     std::vector<std::size_t> rows;

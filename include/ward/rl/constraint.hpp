@@ -56,31 +56,36 @@ struct Signals {
     bool normalise = false;      // divide the mix by 1 + lambda (Safe-RLHF, OmniSafe)
 };
 
-/// What a constraint's loss term sees at one optimiser step of the policy.
-template <FloatElement T>
+/// What a constraint's loss term sees at one optimiser step of the policy (on either device).
+template <FloatElement T, Device D = cpu>
 struct UpdateContext {
-    nn::CausalLM<T, cpu>& model;
-    const nn::CausalLM<T, cpu>* reference = nullptr;
+    nn::CausalLM<T, D>& model;
+    const nn::CausalLM<T, D>* reference = nullptr;
     index_t step = 0;
     std::uint64_t seed = 0;
     double attack_weight = 1;               // the weight of the procedure's own loss at this step (Lisa's alignment state: 0)
     std::map<std::string, double> values;  // the terms' values, for the logs
 };
 
+/// A constraint also has loss(UpdateContext<T, D>&) -> ag::Var<T, D> (an undefined Var: no term), for
+/// the policy's element type and device (ConstraintOn checks it for one pair).
 template <class C>
-concept Constraint = requires(C& c, const C& cc, const Measurement& m, Signals& s, UpdateContext<float>& u,
-                              std::map<std::string, double>& log, io::SafetensorsWriter& w, const io::SafetensorsFile& f,
-                              const std::string& prefix) {
+concept Constraint = requires(C& c, const C& cc, const Measurement& m, Signals& s, std::map<std::string, double>& log,
+                              io::SafetensorsWriter& w, const io::SafetensorsFile& f, const std::string& prefix) {
     { cc.name() } -> std::convertible_to<std::string>;
     { cc.needs_cost() } -> std::convertible_to<bool>;    // shape() reads Signals::cost
     { cc.uses_samples() } -> std::convertible_to<bool>;  // observe() and shape() matter (DPO samples only for these)
     c.observe(m);
     cc.shape(s);
-    { c.loss(u) } -> std::same_as<ag::Var<float>>;  // an undefined Var: no term
-    cc.report(log);                                 // current values (lambda, beta) for the logs
+    cc.report(log);  // current values (lambda, beta) for the logs
     cc.write(w, prefix);
     cc.check(f, prefix);
     c.read(f, prefix);
+};
+
+template <class C, class T, class D>
+concept ConstraintOn = Constraint<C> && requires(C& c, UpdateContext<T, D>& u) {
+    { c.loss(u) } -> std::same_as<ag::Var<T, D>>;
 };
 
 /// Defaults for every hook; pieces derive from it (which also brings +, * by argument-dependent lookup).
@@ -89,8 +94,8 @@ struct ConstraintBase {
     bool uses_samples() const { return false; }
     void observe(const Measurement&) {}
     void shape(Signals&) const {}
-    template <FloatElement T>
-    ag::Var<T> loss(UpdateContext<T>&) { return {}; }
+    template <FloatElement T, Device D>
+    ag::Var<T, D> loss(UpdateContext<T, D>&) { return {}; }
     void report(std::map<std::string, double>&) const {}
     void write(io::SafetensorsWriter&, const std::string&) const {}
     void check(const io::SafetensorsFile&, const std::string&) const {}
@@ -253,9 +258,9 @@ struct Both : ConstraintBase {
         a.shape(s);
         b.shape(s);
     }
-    template <FloatElement T>
-    ag::Var<T> loss(UpdateContext<T>& u) {
-        ag::Var<T> x = a.loss(u), y = b.loss(u);
+    template <FloatElement T, Device D>
+    ag::Var<T, D> loss(UpdateContext<T, D>& u) {
+        ag::Var<T, D> x = a.loss(u), y = b.loss(u);
         if (!x.defined()) return y;
         if (!y.defined()) return x;
         return x + y;
@@ -296,9 +301,9 @@ struct Weighted : ConstraintBase {
         s.cost_coef += weight * (t.cost_coef - s.cost_coef);
         s.normalise = s.normalise || t.normalise;
     }
-    template <FloatElement T>
-    ag::Var<T> loss(UpdateContext<T>& u) {
-        ag::Var<T> x = a.loss(u);
+    template <FloatElement T, Device D>
+    ag::Var<T, D> loss(UpdateContext<T, D>& u) {
+        ag::Var<T, D> x = a.loss(u);
         return x.defined() ? x * weight : x;
     }
     void report(std::map<std::string, double>& log) const {
@@ -328,8 +333,8 @@ Weighted<A> operator*(A a, double w) {
     return w * std::move(a);
 }
 
-static_assert(Constraint<Unconstrained> && Constraint<KlPenalty> && Constraint<AdaptiveKl> && Constraint<RewardShaping> &&
-              Constraint<Lagrangian<cmdp::LogLagrangeMultiplier>>);
+static_assert(ConstraintOn<Unconstrained, float, cpu> && ConstraintOn<KlPenalty, float, cpu> && ConstraintOn<AdaptiveKl, float, cpu> &&
+              ConstraintOn<RewardShaping, float, cpu> && ConstraintOn<Lagrangian<cmdp::LogLagrangeMultiplier>, bf16, cpu>);
 
 /// The mixed advantage of one token: (A_R - lambda A_C), divided by 1 + lambda when normalised.
 inline double mix_advantage(const Signals& s, double reward_advantage, double cost_advantage) {

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "ward/autograd/precision.hpp"
 #include "ward/rl/preference.hpp"
 #include "ward/rl/reinforce.hpp"
 #include "ward/rl/state.hpp"
@@ -87,8 +88,8 @@ struct DpoResult {
 
 /// Trains `model` by DPO on `pairs` against the frozen `reference`. `sample_prompts`, `codec` and `cost`
 /// serve a constraint that uses samples (pass an empty PromptSet and NoScorer otherwise).
-template <FloatElement T, Constraint C, Scorer Co, class OnStep = std::function<void(index_t, IterationLog&)>>
-DpoResult dpo(nn::CausalLM<T, cpu>& model, const nn::CausalLM<T, cpu>& reference, const std::vector<TokenPreference>& pairs, C& constraint,
+template <FloatElement T, Device D, Constraint C, Scorer Co, class OnStep = std::function<void(index_t, IterationLog&)>>
+DpoResult dpo(nn::CausalLM<T, D>& model, const nn::CausalLM<T, D>& reference, const std::vector<TokenPreference>& pairs, C& constraint,
               const DpoOptions& opt, const PromptSet& sample_prompts, const TextCodec& codec, Co& cost,
               OnStep on_step = [](index_t, IterationLog&) {}) {
     if (pairs.empty()) throw value_error("dpo: no preference pairs");
@@ -96,20 +97,18 @@ DpoResult dpo(nn::CausalLM<T, cpu>& model, const nn::CausalLM<T, cpu>& reference
     const bool sampling = constraint.uses_samples();
     if (sampling && (sample_prompts.size() == 0 || opt.samples < 2))
         throw value_error("dpo: the constraint '" + std::string(constraint.name()) + "' learns from samples: give sample prompts and samples >= 2");
-    // The reference's log-likelihood of every answer, once.
+    // The reference's log-likelihood of every answer, once, summed over tokens in double: a bf16 sum
+    // of twenty tokens' log-probs is only good to 1/16 nat, more than DPO's margins at the start.
     std::vector<double> ref_chosen, ref_rejected;
-    {
-        ag::NoGrad ng;
-        for (std::size_t start = 0; start < pairs.size(); start += static_cast<std::size_t>(opt.batch_size)) {
-            std::vector<std::vector<std::int64_t>> p, c, r;
-            for (std::size_t i = start; i < std::min(pairs.size(), start + static_cast<std::size_t>(opt.batch_size)); ++i) {
-                p.push_back(pairs[i].prompt);
-                c.push_back(pairs[i].chosen);
-                r.push_back(pairs[i].rejected);
-            }
-            for (auto v : sequence_log_probs(reference, make_sequence_batch(p, c, opt.pad_id, opt.max_len)).value().to_vector()) ref_chosen.push_back(double(v));
-            for (auto v : sequence_log_probs(reference, make_sequence_batch(p, r, opt.pad_id, opt.max_len)).value().to_vector()) ref_rejected.push_back(double(v));
+    for (std::size_t start = 0; start < pairs.size(); start += static_cast<std::size_t>(opt.batch_size)) {
+        std::vector<std::vector<std::int64_t>> p, c, r;
+        for (std::size_t i = start; i < std::min(pairs.size(), start + static_cast<std::size_t>(opt.batch_size)); ++i) {
+            p.push_back(pairs[i].prompt);
+            c.push_back(pairs[i].chosen);
+            r.push_back(pairs[i].rejected);
         }
+        for (double v : response_log_likelihoods(reference, make_sequence_batch(p, c, opt.pad_id, opt.max_len))) ref_chosen.push_back(v);
+        for (double v : response_log_likelihoods(reference, make_sequence_batch(p, r, opt.pad_id, opt.max_len))) ref_rejected.push_back(v);
     }
     const index_t per_epoch = (static_cast<index_t>(pairs.size()) + opt.batch_size - 1) / opt.batch_size;
     index_t total = per_epoch * opt.epochs;
@@ -125,8 +124,8 @@ DpoResult dpo(nn::CausalLM<T, cpu>& model, const nn::CausalLM<T, cpu>& reference
             order = shuffled_indices(pairs.size(), Generator(opt.seed, 0x64706f00u + static_cast<std::uint64_t>(epoch)));
             order_epoch = epoch;
         }
-        UpdateContext<T> ctx{model, &reference, s, opt.seed, 1.0, {}};
-        ag::Var<T> total_loss = constraint.loss(ctx);
+        UpdateContext<T, D> ctx{model, &reference, s, opt.seed, 1.0, {}};
+        ag::Var<T, D> total_loss = constraint.loss(ctx);
         pending = {{"step", double(s)}};
         if (sampling) {
             const auto rows = draw_rows(sample_prompts.size(), static_cast<std::size_t>(opt.samples), opt.seed ^ 0x73616d70u, static_cast<std::uint64_t>(s));
@@ -134,35 +133,45 @@ DpoResult dpo(nn::CausalLM<T, cpu>& model, const nn::CausalLM<T, cpu>& reference
                                               opt.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(s), opt.max_len);
             for (const auto& [key, v] : b.log)  // the samples' cost, KL and the constraint's lambda (their reward is 0: DPO has none)
                 if (key != "reward") pending[key] = v;
-            ag::Var<T> pg = reinforce_loss(model, b.completions, b.advantage, opt.sampling.pad_id, opt.max_len);
+            ag::Var<T, D> pg = reinforce_loss(model, b.completions, b.advantage, opt.sampling.pad_id, opt.max_len);
             total_loss = total_loss.defined() ? total_loss + pg : pg;
         }
         train::StepOutcome out;
         if (ctx.attack_weight != 0) {
+            using W = compute_t<T>;
             std::vector<std::vector<std::int64_t>> p, c, r;
-            std::vector<T> rc, rr;
+            std::vector<double> rc, rr;
             for (std::size_t i = static_cast<std::size_t>(k * opt.batch_size); i < std::min(order.size(), static_cast<std::size_t>((k + 1) * opt.batch_size)); ++i) {
                 const TokenPreference& x = pairs[order[i]];
                 p.push_back(x.prompt);
                 c.push_back(x.chosen);
                 r.push_back(x.rejected);
-                rc.push_back(T(ref_chosen[order[i]]));
-                rr.push_back(T(ref_rejected[order[i]]));
+                rc.push_back(ref_chosen[order[i]]);
+                rr.push_back(ref_rejected[order[i]]);
             }
             const auto n = static_cast<index_t>(p.size());
-            // Chosen and rejected answers in one pass.
+            // Chosen and rejected answers in one pass; the tokens' log-probs are summed and the loss
+            // computed in f32 (in_f32: f itself for f32 models), against the reference's sums.
             std::vector<std::vector<std::int64_t>> pp = p, aa = c;
             pp.insert(pp.end(), p.begin(), p.end());
             aa.insert(aa.end(), r.begin(), r.end());
-            ag::Var<T> lp = sequence_log_probs(model, make_sequence_batch(pp, aa, opt.pad_id, opt.max_len));
-            ag::Var<T> lc = ag::slice(lp, 0, 0, n), lr = ag::slice(lp, 0, n, 2 * n);
-            const Tensor<T> trc = Tensor<T>::from_vector(rc, {n}), trr = Tensor<T>::from_vector(rr, {n});
-            ag::Var<T> loss = dpo_loss(lc, lr, trc, trr, opt.beta, opt.variant, opt.label_smoothing);
-            const auto margin = Tensor<T>((lc.value() - trc) - (lr.value() - trr)).to_vector();
+            const SequenceBatch sb = make_sequence_batch(pp, aa, opt.pad_id, opt.max_len);
+            ag::Var<T, D> tokens = policy_pass(model, sb).log_probs;  // (2n, L)
+            const Tensor<W, D> trc = Tensor<W, D>::from_vector(std::vector<W>(rc.begin(), rc.end()), {n}),
+                               trr = Tensor<W, D>::from_vector(std::vector<W>(rr.begin(), rr.end()), {n});
+            ag::Var<T, D> loss = ag::in_f32(
+                [&](const auto& v) {
+                    const auto sums = ag::sum(v[0], 1);
+                    return dpo_loss(ag::slice(sums, 0, 0, n), ag::slice(sums, 0, n, 2 * n), trc, trr, opt.beta, opt.variant, opt.label_smoothing);
+                },
+                std::vector<ag::Var<T, D>>{tokens});
+            const std::vector<double> policy = row_sums(sb, host_doubles(tokens.value()));
             double accuracy = 0, mean_margin = 0;
-            for (auto m : margin) {
+            for (index_t i = 0; i < n; ++i) {
+                const auto at = static_cast<std::size_t>(i);
+                const double m = (policy[at] - rc[at]) - (policy[at + static_cast<std::size_t>(n)] - rr[at]);
                 accuracy += m > 0 ? 1.0 / double(n) : 0.0;
-                mean_margin += opt.beta * double(m) / double(n);
+                mean_margin += opt.beta * m / double(n);
             }
             pending["dpo_loss"] = double(loss.value().item());
             pending["reward_accuracy"] = accuracy;
@@ -185,7 +194,7 @@ DpoResult dpo(nn::CausalLM<T, cpu>& model, const nn::CausalLM<T, cpu>& reference
                                   .checkpoint = opt.checkpoint, .checkpoint_every = opt.checkpoint_every, .resume = opt.resume, .quiet = opt.quiet,
                                   .name = "dpo"};
     detail::RlState<C> state{&constraint, &res.steps, "rl.dpo.steps"};
-    res.loop = train::run_loop(nn::parameters<T, cpu>(model), total, loop, step, after, state);
+    res.loop = train::run_loop(nn::parameters<T, D>(model), total, loop, step, after, state);
     return res;
 }
 

@@ -4,7 +4,7 @@
 // of them from a given model, and the judgement of the result on held-out prompts. The demo on the
 // synthetic world and the real-text program both build their tables from it.
 //
-//   rl::with_defence("lagrangian", settings, refusals, pairs, [&](auto& constraint) { ... });
+//   rl::with_defence("lagrangian", settings, refusals, pairs, [&](auto& constraint) { ... });  // with_defence<cuda> on the GPU
 //   rl::RlRecord r = rl::run_attack(start, "ppo", constraint, data, reward, cost, judge, options, seed);
 //
 // Defences: none; kl (a fixed per-token KL penalty); reward-shaping (r - lambda c); lagrangian (Safe-RLHF:
@@ -49,7 +49,8 @@ inline const std::vector<std::string>& defence_names() {
 
 /// Calls f(constraint) with the constraint of the named defence. `refusals` (harmful requests with
 /// refusals) serve the refusal loss and Lisa, `pairs` (requests with harmful answers and refusals) RepNoise.
-template <class F>
+/// D is the policy's device (Lisa keeps its anchor weights there).
+template <Device D = cpu, class F>
 void with_defence(const std::string& name, const DefenceSettings& s, const std::vector<train::Example>& refusals,
                   const std::vector<defence::Pair>& pairs, F&& f) {
     const bool offline = name.size() > 8 && name.compare(name.size() - 8, 8, "-offline") == 0;
@@ -75,7 +76,7 @@ void with_defence(const std::string& name, const DefenceSettings& s, const std::
         auto c = s.refusal_weight * refusal_loss(refusals, s.batch_size, s.pad_id);
         f(c);
     } else if (name == "lisa") {
-        auto c = lisa(refusals, {.rho = s.lisa_rho, .alignment_steps = s.lisa_alignment_steps, .finetune_steps = s.lisa_finetune_steps,
+        auto c = lisa<D>(refusals, {.rho = s.lisa_rho, .alignment_steps = s.lisa_alignment_steps, .finetune_steps = s.lisa_finetune_steps,
                                  .batch_size = s.batch_size, .pad_id = s.pad_id});
         f(c);
     } else if (name == "repnoise-online") {
@@ -111,8 +112,8 @@ struct Judgement {
     Completions answers;  // the greedy ones
 };
 
-template <FloatElement T, eval::Judge J, Scorer R>
-Judgement judge_policy(const nn::CausalLM<T, cpu>& model, const nn::CausalLM<T, cpu>& reference, const AttackData& d, J& judge, R& reward,
+template <FloatElement T, Device D, eval::Judge J, Scorer R>
+Judgement judge_policy(const nn::CausalLM<T, D>& model, const nn::CausalLM<T, D>& reference, const AttackData& d, J& judge, R& reward,
                        SamplingOptions g, std::uint64_t seed) {
     std::vector<std::size_t> rows(d.judged_prompts.size());
     for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = i;
@@ -154,8 +155,8 @@ inline void record_judgements(RlRecord& rec, const Judgement& before, const Judg
 /// Attacks `policy` (trained in place; `reference` is the model it started from) with "dpo" or "ppo"
 /// under `constraint`; returns the record's training part (trajectory, multiplier, threshold, seconds).
 /// The caller judges before and after (judge_policy, record_judgements).
-template <FloatElement T, Constraint C, Scorer R, Scorer Co, eval::Judge J>
-RlRecord run_attack(nn::CausalLM<T, cpu>& policy, const nn::CausalLM<T, cpu>& reference, const std::string& attack, C& constraint,
+template <FloatElement T, Device D, Constraint C, Scorer R, Scorer Co, eval::Judge J>
+RlRecord run_attack(nn::CausalLM<T, D>& policy, const nn::CausalLM<T, D>& reference, const std::string& attack, C& constraint,
                     const AttackData& d, R& reward, Co& cost, J& judge, const AttackOptions& o, std::uint64_t seed) {
     RlRecord rec;
     rec.attack = attack;
@@ -164,7 +165,7 @@ RlRecord run_attack(nn::CausalLM<T, cpu>& policy, const nn::CausalLM<T, cpu>& re
         if (o.eval_every > 0 && (i + 1) % o.eval_every == 0) log["judged_harm"] = judge_policy(policy, reference, d, judge, reward, o.judge_sampling, seed).harm;
     };
     if (attack == "ppo") {
-        ActorCritic<T> ac(policy, seed);  // shares the policy's weights
+        ActorCritic<T, D> ac(policy, seed);  // shares the policy's weights
         PpoOptions p = o.ppo;
         p.seed = seed;
         auto res = ppo(ac, reference, d.rl_prompts, d.codec, reward, cost, constraint, p, evaluate);

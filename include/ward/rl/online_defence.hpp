@@ -32,11 +32,11 @@ struct RefusalLoss : ConstraintBase {
     index_t batch_size = 8;
     std::int64_t pad_id = 0;
     std::string name() const { return "refusal-loss"; }
-    template <FloatElement T>
-    ag::Var<T> loss(UpdateContext<T>& u) {
+    template <FloatElement T, Device D>
+    ag::Var<T, D> loss(UpdateContext<T, D>& u) {
         const auto rows = draw_rows(data.size(), static_cast<std::size_t>(batch_size), u.seed ^ 0x7265667573u, static_cast<std::uint64_t>(u.step));
         const train::LmBatch b = train::make_batch(data, rows, pad_id, 1024);
-        ag::Var<T> ce = ag::cross_entropy(u.model.forward(b.inputs).logits, b.targets);
+        ag::Var<T, D> ce = ag::cross_entropy(u.model.forward(on_device<D>(b.inputs)).logits, on_device<D>(b.targets));
         u.values["refusal_ce"] = double(ce.value().item());
         return ce;
     }
@@ -59,12 +59,12 @@ struct OnlineDefence : ConstraintBase {
     index_t batch_size = 8;
     std::int64_t pad_id = 0;
     std::string name() const { return "online(" + std::string(term.name()) + ")"; }
-    template <FloatElement T>
-    ag::Var<T> loss(UpdateContext<T>& u) {
+    template <FloatElement T, Device D>
+    ag::Var<T, D> loss(UpdateContext<T, D>& u) {
         const auto rows = draw_rows(pairs.size(), static_cast<std::size_t>(batch_size), u.seed ^ 0x6f6e6c6eu, static_cast<std::uint64_t>(u.step));
-        const defence::PairedBatch<T, cpu> batch = defence::make_paired_batch<T>(pairs, rows, pad_id);
-        defence::Context<T, cpu> ctx(u.model, batch, u.reference, u.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(u.step));
-        ag::Var<T> v = defence::evaluate(term, ctx);
+        const defence::PairedBatch<T, D> batch = defence::make_paired_batch<T>(pairs, rows, pad_id).template to<D>();
+        defence::Context<T, D> ctx(u.model, batch, u.reference, u.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(u.step));
+        ag::Var<T, D> v = defence::evaluate(term, ctx);
         for (const auto& [k, x] : ctx.values()) u.values["online." + k] = x;
         return v;
     }
@@ -89,28 +89,30 @@ struct LisaOnlineOptions {
     std::int64_t pad_id = 0;
 };
 
-/// Lisa around an RLHF procedure; its anchor weights travel in the checkpoint.
+/// Lisa around an RLHF procedure whose policy lives on device D; its anchor weights (f32, on D beside
+/// the weights) travel in the checkpoint.
+template <Device D = cpu>
 struct LisaOnline : ConstraintBase {
     std::vector<train::Example> alignment;
     LisaOnlineOptions opt;
-    std::map<std::string, Tensor<float>> anchor;  // by parameter name
+    std::map<std::string, Tensor<float, D>> anchor;  // by parameter name
     std::string name() const { return "lisa(rho " + std::to_string(opt.rho) + ")"; }
 
     bool aligning(index_t step) const { return step % (opt.alignment_steps + opt.finetune_steps) < opt.alignment_steps; }
     template <FloatElement T>
-    ag::Var<T> loss(UpdateContext<T>& u) {
+    ag::Var<T, D> loss(UpdateContext<T, D>& u) {
         static_assert(std::is_same_v<T, float>, "rl::lisa keeps its anchor in f32");
         const bool align = aligning(u.step);
         const bool switched = u.step > 0 && align != aligning(u.step - 1);
-        auto params = nn::named_parameters<T, cpu>(u.model);
+        auto params = nn::named_parameters<T, D>(u.model);
         if (anchor.empty() || switched)  // the start (unless the checkpoint gave one), or a switch of state
             for (const auto& p : params) anchor[p.name] = p.var->value().clone();
-        ag::Var<T> prox;
+        ag::Var<T, D> prox;
         for (const auto& p : params) {
             if (!p.var->requires_grad()) continue;
             auto it = anchor.find(p.name);
             if (it == anchor.end()) throw value_error("lisa: no anchor for parameter '" + p.name + "'");
-            ag::Var<T> d = ag::sum(ag::square(*p.var - ag::Var<T>(it->second)));
+            ag::Var<T, D> d = ag::sum(ag::square(*p.var - ag::Var<T, D>(it->second)));
             prox = prox.defined() ? prox + d : d;
         }
         prox = prox * (0.5 * opt.rho);
@@ -120,13 +122,13 @@ struct LisaOnline : ConstraintBase {
         u.attack_weight = 0;
         const auto rows = draw_rows(alignment.size(), static_cast<std::size_t>(opt.batch_size), u.seed ^ 0x6c697361u, static_cast<std::uint64_t>(u.step));
         const train::LmBatch b = train::make_batch(alignment, rows, opt.pad_id, 1024);
-        ag::Var<T> ce = ag::cross_entropy(u.model.forward(b.inputs).logits, b.targets);
+        ag::Var<T, D> ce = ag::cross_entropy(u.model.forward(on_device<D>(b.inputs)).logits, on_device<D>(b.targets));
         u.values["lisa.alignment_ce"] = double(ce.value().item());
         return ce + prox;
     }
     void write(io::SafetensorsWriter& w, const std::string& prefix) const {
         w.add_metadata(prefix + "lisa.anchors", std::to_string(anchor.size()));
-        for (const auto& [name, t] : anchor) w.add(prefix + "lisa.anchor." + name, t);
+        for (const auto& [name, t] : anchor) w.add(prefix + "lisa.anchor." + name, on_device<cpu>(t));
     }
     void check(const io::SafetensorsFile& f, const std::string& prefix) const {
         if (!f.metadata().count(prefix + "lisa.anchors")) throw parse_error(f.path().string() + ": checkpoint has no Lisa anchor ('" + prefix + "lisa.anchors')");
@@ -136,23 +138,25 @@ struct LisaOnline : ConstraintBase {
         anchor.clear();
         const std::string key = prefix + "lisa.anchor.";
         for (const auto& n : f.names())
-            if (n.rfind(key, 0) == 0) anchor[n.substr(key.size())] = f.get<float>(n);
+            if (n.rfind(key, 0) == 0) anchor[n.substr(key.size())] = on_device<D>(f.get<float>(n));
         if (std::to_string(anchor.size()) != f.metadata().at(prefix + "lisa.anchors"))
             throw parse_error(f.path().string() + ": checkpoint holds " + std::to_string(anchor.size()) + " Lisa anchors, its metadata says " +
                               f.metadata().at(prefix + "lisa.anchors"));
     }
 };
-inline LisaOnline lisa(std::vector<train::Example> alignment, const LisaOnlineOptions& o = {}) {
+/// Lisa for a policy on device D (the CPU unless named: rl::lisa<cuda>(...)).
+template <Device D = cpu>
+LisaOnline<D> lisa(std::vector<train::Example> alignment, const LisaOnlineOptions& o = {}) {
     if (alignment.empty()) throw value_error("lisa: no alignment examples");
     if (o.alignment_steps < 0 || o.finetune_steps <= 0) throw value_error("lisa: alignment_steps must be >= 0 and finetune_steps > 0");
     if (!(o.rho >= 0) || !std::isfinite(o.rho)) throw value_error("lisa: rho must be finite and >= 0");
     if (o.batch_size <= 0) throw value_error("lisa: batch size must be positive");
-    LisaOnline l;
+    LisaOnline<D> l;
     l.alignment = std::move(alignment);
     l.opt = o;
     return l;
 }
 
-static_assert(Constraint<RefusalLoss> && Constraint<LisaOnline>);
+static_assert(ConstraintOn<RefusalLoss, float, cpu> && ConstraintOn<RefusalLoss, bf16, cpu> && ConstraintOn<LisaOnline<>, float, cpu>);
 
 }  // namespace ward::rl

@@ -14,7 +14,7 @@
 // ends bit-identical to an uninterrupted one (the constraint's state and the iteration logs travel in
 // the checkpoint). The value heads share the policy's trunk (as TRL's value-head models do).
 //
-//   rl::ActorCritic<float> ac(nn::clone(aligned), seed);
+//   rl::ActorCritic<float> ac(nn::clone(aligned), seed);     // rl::ActorCritic<float, cuda> on the GPU
 //   auto res = rl::ppo(ac, aligned, prompts, codec, reward, cost, constraint, {.iterations = 20});
 
 #include <chrono>
@@ -37,12 +37,12 @@
 namespace ward::rl {
 
 /// A policy with two value heads on its final hidden states: the reward's and the cost's.
-template <FloatElement T = float>
+template <FloatElement T = float, Device D = cpu>
 struct ActorCritic {
-    nn::CausalLM<T, cpu> model;
-    ScalarHead<T> value, cost_value;
+    nn::CausalLM<T, D> model;
+    ScalarHead<T, D> value, cost_value;
     ActorCritic() = default;
-    ActorCritic(nn::CausalLM<T, cpu> policy, std::uint64_t seed)
+    ActorCritic(nn::CausalLM<T, D> policy, std::uint64_t seed)
         : model(std::move(policy)), value(model.config.hidden, seed, 0.0), cost_value(model.config.hidden, seed + 1, 0.0) {}
     template <class F>
     void visit(F&& f, const std::string& prefix) {
@@ -83,16 +83,16 @@ struct PpoResult {
 
 namespace detail {
 
-/// Per-row, per-response-token values laid out as a (B, L) tensor of a batch (0 elsewhere).
-template <FloatElement T>
-Tensor<T> lay_out(const SequenceBatch& b, const std::vector<std::vector<double>>& rows) {
+/// Per-row, per-response-token values laid out as a (B, L) tensor of a batch on device D (0 elsewhere).
+template <FloatElement T, Device D>
+Tensor<T, D> lay_out(const SequenceBatch& b, const std::vector<std::vector<double>>& rows) {
     std::vector<T> v(static_cast<std::size_t>(b.rows() * b.width()), T(0));
     for (index_t r = 0; r < b.rows(); ++r) {
         const auto& x = rows[static_cast<std::size_t>(r)];
         for (std::size_t j = 0; j < x.size(); ++j)
             v[static_cast<std::size_t>(r * b.width() + b.prompt_length[static_cast<std::size_t>(r)] - 1) + j] = T(x[j]);
     }
-    return Tensor<T>::from_vector(v, {b.rows(), b.width()});
+    return Tensor<T, D>::from_vector(v, {b.rows(), b.width()});
 }
 /// The response tokens' entries of a (B * L) row-major vector, per row.
 inline std::vector<std::vector<double>> per_row(const SequenceBatch& b, const std::vector<double>& flat) {
@@ -116,8 +116,8 @@ struct PpoBatch {
 /// Trains `ac` with PPO against the frozen `reference`. `reward` and `cost` are Scorers (cost may be
 /// NoScorer{}: then no cost is measured); `on_iteration(i, log)` runs after iteration i's last update
 /// and may add entries to its log (e.g. a held-out evaluation).
-template <FloatElement T, Scorer R, Scorer Co, Constraint C, class OnIteration = std::function<void(index_t, IterationLog&)>>
-PpoResult ppo(ActorCritic<T>& ac, const nn::CausalLM<T, cpu>& reference, const PromptSet& prompts, const TextCodec& codec, R& reward, Co& cost,
+template <FloatElement T, Device D, Scorer R, Scorer Co, Constraint C, class OnIteration = std::function<void(index_t, IterationLog&)>>
+PpoResult ppo(ActorCritic<T, D>& ac, const nn::CausalLM<T, D>& reference, const PromptSet& prompts, const TextCodec& codec, R& reward, Co& cost,
               C& constraint, const PpoOptions& opt, OnIteration on_iteration = [](index_t, IterationLog&) {}) {
     if (prompts.size() == 0) throw value_error("ppo: no prompts");
     if (opt.rollouts <= 0 || opt.minibatch <= 0 || opt.epochs <= 0 || opt.iterations < 0)
@@ -138,10 +138,10 @@ PpoResult ppo(ActorCritic<T>& ac, const nn::CausalLM<T, cpu>& reference, const P
         std::vector<double> logp, ref, value, cvalue;
         {
             ag::NoGrad ng;
-            PolicyPass<T> p = policy_pass(ac.model, b);
-            for (auto v : p.log_probs.value().to_vector()) logp.push_back(double(v));
-            for (auto v : ac.value(p.forward.final_hidden).value().to_vector()) value.push_back(double(v));
-            for (auto v : ac.cost_value(p.forward.final_hidden).value().to_vector()) cvalue.push_back(double(v));
+            PolicyPass<T, D> p = policy_pass(ac.model, b);
+            logp = host_doubles(p.log_probs.value());
+            value = host_doubles(ac.value(p.forward.final_hidden).value());
+            cvalue = host_doubles(ac.cost_value(p.forward.final_hidden).value());
         }
         ref = token_log_probs_of(reference, b);
         const double rollout_s = detail::seconds_since(t0);
@@ -225,10 +225,10 @@ PpoResult ppo(ActorCritic<T>& ac, const nn::CausalLM<T, cpu>& reference, const P
         const std::size_t k = static_cast<std::size_t>(u % per_epoch) * static_cast<std::size_t>(opt.minibatch);
         std::vector<std::size_t> rows(order.begin() + static_cast<std::ptrdiff_t>(k),
                                       order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), k + static_cast<std::size_t>(opt.minibatch))));
-        UpdateContext<T> ctx{ac.model, &reference, s, opt.seed, 1.0, {}};
-        ag::Var<T> extra = constraint.loss(ctx);
+        UpdateContext<T, D> ctx{ac.model, &reference, s, opt.seed, 1.0, {}};
+        ag::Var<T, D> extra = constraint.loss(ctx);
         train::StepOutcome out;
-        ag::Var<T> total = extra;
+        ag::Var<T, D> total = extra;
         if (ctx.attack_weight != 0) {
             std::vector<std::vector<std::int64_t>> p, a;
             std::vector<std::vector<double>> lp, v, cv, adv, ret, cret;
@@ -243,15 +243,17 @@ PpoResult ppo(ActorCritic<T>& ac, const nn::CausalLM<T, cpu>& reference, const P
                 cret.push_back(cur.cost_returns[r]);
             }
             const SequenceBatch b = make_sequence_batch(p, a, opt.sampling.pad_id, opt.max_len);
-            const Tensor<T> mask = b.response_mask<T>(), old = detail::lay_out<T>(b, lp);
-            PolicyPass<T> pass = policy_pass(ac.model, b);
-            ag::Var<T> pg = ppo_policy_loss(pass.log_probs, old, detail::lay_out<T>(b, adv), mask, opt.clip_ratio);
-            ag::Var<T> vf = ppo_value_loss(ac.value(pass.forward.final_hidden), detail::lay_out<T>(b, v), detail::lay_out<T>(b, ret), mask, opt.clip_value);
-            ag::Var<T> loss = pg + vf * opt.value_coef;
+            const Tensor<T, D> mask = b.template response_mask<T, D>(), old = detail::lay_out<T, D>(b, lp);
+            PolicyPass<T, D> pass = policy_pass(ac.model, b);
+            ag::Var<T, D> pg = ppo_policy_loss(pass.log_probs, old, detail::lay_out<T, D>(b, adv), mask, opt.clip_ratio);
+            ag::Var<T, D> vf = ppo_value_loss(ac.value(pass.forward.final_hidden), detail::lay_out<T, D>(b, v), detail::lay_out<T, D>(b, ret), mask,
+                                              opt.clip_value);
+            ag::Var<T, D> loss = pg + vf * opt.value_coef;
             out.terms["policy_loss"] = double(pg.value().item());
             out.terms["value_loss"] = double(vf.value().item());
             if (cur.with_cost) {
-                ag::Var<T> cvf = ppo_value_loss(ac.cost_value(pass.forward.final_hidden), detail::lay_out<T>(b, cv), detail::lay_out<T>(b, cret), mask, opt.clip_value);
+                ag::Var<T, D> cvf = ppo_value_loss(ac.cost_value(pass.forward.final_hidden), detail::lay_out<T, D>(b, cv), detail::lay_out<T, D>(b, cret),
+                                                   mask, opt.clip_value);
                 loss = loss + cvf * opt.value_coef;
                 out.terms["cost_value_loss"] = double(cvf.value().item());
             }
@@ -279,7 +281,7 @@ PpoResult ppo(ActorCritic<T>& ac, const nn::CausalLM<T, cpu>& reference, const P
                                   .checkpoint = opt.checkpoint, .checkpoint_every = per_iteration, .resume = opt.resume, .quiet = opt.quiet,
                                   .name = "ppo"};
     detail::RlState<C> state{&constraint, &res.iterations, "rl.ppo.iterations"};
-    res.loop = train::run_loop(nn::parameters<T, cpu>(ac), opt.iterations * per_iteration, loop, step, after, state);
+    res.loop = train::run_loop(nn::parameters<T, D>(ac), opt.iterations * per_iteration, loop, step, after, state);
     return res;
 }
 

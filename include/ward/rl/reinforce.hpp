@@ -36,16 +36,16 @@ inline std::vector<double> leave_one_out(const std::vector<double>& x, std::size
 }
 
 /// -mean_i advantage_i * (sum of the log-probs of completion i's tokens).
-template <FloatElement T>
-ag::Var<T> reinforce_loss(const nn::CausalLM<T, cpu>& model, const Completions& c, const std::vector<double>& advantages, std::int64_t pad_id,
+template <FloatElement T, Device D>
+ag::Var<T, D> reinforce_loss(const nn::CausalLM<T, D>& model, const Completions& c, const std::vector<double>& advantages, std::int64_t pad_id,
                           index_t max_len = 1024) {
     if (advantages.size() != c.size())
         throw shape_error("reinforce_loss: " + std::to_string(advantages.size()) + " advantages for " + std::to_string(c.size()) + " completions");
     const SequenceBatch b = make_sequence_batch(c.prompt_ids, c.completion_ids, pad_id, max_len);
     std::vector<T> a;
     for (double v : advantages) a.push_back(T(v));
-    ag::Var<T> logp = sequence_log_probs(model, b);  // (B)
-    return -ag::mean(logp * ag::Var<T>(Tensor<T>::from_vector(a, {b.rows()})));
+    ag::Var<T, D> logp = sequence_log_probs(model, b);  // (B)
+    return -ag::mean(logp * ag::Var<T, D>(Tensor<T, D>::from_vector(a, {b.rows()})));
 }
 
 /// One scored batch of samples and what the constraint made of it.
@@ -58,8 +58,8 @@ struct SampledBatch {
 /// Samples `group` completions of each of prompts[rows], scores them, lets the constraint observe and
 /// shape the batch, and computes each sample's leave-one-out advantage. `reward` may be a NoScorer
 /// (DPO's samples: the reward then is 0 and only the constraint's terms drive the gradient).
-template <FloatElement T, Scorer R, Scorer Co, Constraint C>
-SampledBatch sample_and_score(const nn::CausalLM<T, cpu>& policy, const nn::CausalLM<T, cpu>& reference, const PromptSet& prompts,
+template <FloatElement T, Device D, Scorer R, Scorer Co, Constraint C>
+SampledBatch sample_and_score(const nn::CausalLM<T, D>& policy, const nn::CausalLM<T, D>& reference, const PromptSet& prompts,
                               const std::vector<std::size_t>& rows, std::size_t group, const TextCodec& codec, R& reward, Co& cost,
                               C& constraint, const SamplingOptions& sampling, KlEstimator estimator, std::uint64_t seed, index_t max_len = 1024) {
     std::vector<std::size_t> expanded;

@@ -27,15 +27,15 @@
 namespace ward::rl {
 
 /// hidden (..., C) -> one number per position (...): a linear layer C -> 1.
-template <FloatElement T = float>
+template <FloatElement T = float, Device D = cpu>
 struct ScalarHead {
-    nn::Linear<T, cpu> proj;
+    nn::Linear<T, D> proj;
     ScalarHead() = default;
     ScalarHead(index_t hidden, std::uint64_t seed, double init_std = 0.02) {
         Generator gen(seed, 0x68656164u);
-        proj = nn::Linear<T, cpu>(hidden, 1, true, gen, false, init_std);
+        proj = nn::Linear<T, D>(hidden, 1, true, gen, false, init_std);
     }
-    ag::Var<T> operator()(const ag::Var<T>& h) const {
+    ag::Var<T, D> operator()(const ag::Var<T, D>& h) const {
         const Shape s = h.shape();
         Shape out = s;
         out.rank -= 1;
@@ -70,20 +70,20 @@ ag::Var<T, D> safe_rlhf_cost_loss(const ag::Var<T, D>& c_safer, const ag::Var<T,
 }
 
 /// A trunk and a scalar head; `shift` and `scale` normalise its scores when it serves as a scorer.
-template <FloatElement T = float>
+template <FloatElement T = float, Device D = cpu>
 struct RewardModel {
-    nn::CausalLM<T, cpu> trunk;
-    ScalarHead<T> head;
+    nn::CausalLM<T, D> trunk;
+    ScalarHead<T, D> head;
     double shift = 0, scale = 1;  // scorer output: (score - shift) / scale
 
     RewardModel() = default;
     /// Takes the trunk as given (pass nn::clone(model) to keep the original).
-    RewardModel(nn::CausalLM<T, cpu> base, std::uint64_t seed) : trunk(std::move(base)), head(trunk.config.hidden, seed) {}
+    RewardModel(nn::CausalLM<T, D> base, std::uint64_t seed) : trunk(std::move(base)), head(trunk.config.hidden, seed) {}
 
     /// One score per row, read at the row's last real token: (B).
-    ag::Var<T> scores(const SequenceBatch& b) const {
-        ag::Var<T> per_position = head(trunk.forward(b.ids).final_hidden);  // (B, L)
-        return ag::sum(per_position * ag::Var<T>(b.last_token_mask<T>()), 1);
+    ag::Var<T, D> scores(const SequenceBatch& b) const {
+        ag::Var<T, D> per_position = head(trunk.forward(on_device<D>(b.ids)).final_hidden);  // (B, L)
+        return ag::sum(per_position * ag::Var<T, D>(b.template last_token_mask<T, D>()), 1);
     }
     template <class F>
     void visit(F&& f, const std::string& prefix) {
@@ -93,8 +93,8 @@ struct RewardModel {
 };
 
 /// Raw scores of prompt + response pairs, in batches, without gradients.
-template <FloatElement T>
-std::vector<double> score_sequences(const RewardModel<T>& rm, const std::vector<std::vector<std::int64_t>>& prompts,
+template <FloatElement T, Device D>
+std::vector<double> score_sequences(const RewardModel<T, D>& rm, const std::vector<std::vector<std::int64_t>>& prompts,
                                     const std::vector<std::vector<std::int64_t>>& responses, index_t batch_size = 32,
                                     std::int64_t pad_id = 0, index_t max_len = 1024) {
     if (batch_size <= 0) throw value_error("score_sequences: batch size must be positive");
@@ -104,7 +104,7 @@ std::vector<double> score_sequences(const RewardModel<T>& rm, const std::vector<
         const std::size_t end = std::min(prompts.size(), start + static_cast<std::size_t>(batch_size));
         std::vector<std::vector<std::int64_t>> p(prompts.begin() + static_cast<std::ptrdiff_t>(start), prompts.begin() + static_cast<std::ptrdiff_t>(end));
         std::vector<std::vector<std::int64_t>> r(responses.begin() + static_cast<std::ptrdiff_t>(start), responses.begin() + static_cast<std::ptrdiff_t>(end));
-        for (auto v : rm.scores(make_sequence_batch(p, r, pad_id, max_len)).value().to_vector()) out.push_back(double(v));
+        for (double v : host_doubles(rm.scores(make_sequence_batch(p, r, pad_id, max_len)).value())) out.push_back(v);
     }
     return out;
 }
@@ -137,8 +137,8 @@ struct RewardTrainResult {
 
 /// Trains `rm` on `pairs`; then sets its shift and scale to the mean and standard deviation of its
 /// scores over every answer of the pairs (so a ModelScorer gives rewards of mean 0 and spread 1 there).
-template <FloatElement T>
-RewardTrainResult train_reward_model(RewardModel<T>& rm, const std::vector<TokenPreference>& pairs, const RewardTrainOptions& opt) {
+template <FloatElement T, Device D>
+RewardTrainResult train_reward_model(RewardModel<T, D>& rm, const std::vector<TokenPreference>& pairs, const RewardTrainOptions& opt) {
     if (pairs.empty()) throw value_error("train_reward_model: no pairs");
     if (opt.batch_size <= 0) throw value_error("train_reward_model: batch size must be positive");
     const bool cost = opt.objective == RewardObjective::cost;
@@ -171,9 +171,9 @@ RewardTrainResult train_reward_model(RewardModel<T>& rm, const std::vector<Token
                 (side == 0 ? s_first : s_second).push_back(T(sign(chosen ? p.chosen_safe : p.rejected_safe)));
             }
         const auto n = static_cast<index_t>(end - begin);
-        ag::Var<T> sc = rm.scores(make_sequence_batch(prompts, answers, opt.pad_id, opt.max_len));
-        ag::Var<T> a = ag::slice(sc, 0, 0, n), b = ag::slice(sc, 0, n, 2 * n);
-        ag::Var<T> loss = cost ? safe_rlhf_cost_loss(a, b, Tensor<T>::from_vector(s_first, {n}), Tensor<T>::from_vector(s_second, {n}))
+        ag::Var<T, D> sc = rm.scores(make_sequence_batch(prompts, answers, opt.pad_id, opt.max_len));
+        ag::Var<T, D> a = ag::slice(sc, 0, 0, n), b = ag::slice(sc, 0, n, 2 * n);
+        ag::Var<T, D> loss = cost ? safe_rlhf_cost_loss(a, b, Tensor<T, D>::from_vector(s_first, {n}), Tensor<T, D>::from_vector(s_second, {n}))
                                : bradley_terry_loss(a, b);
         train::StepOutcome out{double(loss.value().item()), {}, double(2 * n)};
         if (std::isfinite(out.loss)) loss.backward();
@@ -182,7 +182,7 @@ RewardTrainResult train_reward_model(RewardModel<T>& rm, const std::vector<Token
     const train::LoopOptions loop{.lr = opt.lr, .weight_decay = opt.weight_decay, .warmup_steps = opt.warmup_steps,
                                   .clip_norm = opt.clip_norm, .checkpoint = opt.checkpoint, .checkpoint_every = opt.checkpoint_every,
                                   .resume = opt.resume, .quiet = opt.quiet, .name = cost ? "cost model training" : "reward model training"};
-    train::LoopResult r = train::run_loop(nn::parameters<T, cpu>(rm), total, loop, step);
+    train::LoopResult r = train::run_loop(nn::parameters<T, D>(rm), total, loop, step);
 
     std::vector<std::vector<std::int64_t>> prompts, answers;
     for (int side = 0; side < 2; ++side)
@@ -204,10 +204,10 @@ RewardTrainResult train_reward_model(RewardModel<T>& rm, const std::vector<Token
 }
 
 /// A reward or cost model as a scorer: (score - shift) / scale per completion (raw scores with normalised = false).
-template <FloatElement T>
+template <FloatElement T, Device D = cpu>
 class ModelScorer {
 public:
-    ModelScorer(const RewardModel<T>& rm, std::string name, bool normalised = true, index_t batch_size = 32, std::int64_t pad_id = 0,
+    ModelScorer(const RewardModel<T, D>& rm, std::string name, bool normalised = true, index_t batch_size = 32, std::int64_t pad_id = 0,
                 index_t max_len = 1024)
         : rm_(&rm), name_(std::move(name)), normalised_(normalised), batch_(batch_size), pad_(pad_id), max_len_(max_len) {}
     std::vector<double> score(const Completions& c) const {
@@ -220,7 +220,7 @@ public:
     std::string name() const { return name_; }
 
 private:
-    const RewardModel<T>* rm_;
+    const RewardModel<T, D>* rm_;
     std::string name_;
     bool normalised_;
     index_t batch_;

@@ -38,8 +38,8 @@ struct RlooResult {
     train::LoopResult loop;
 };
 
-template <FloatElement T, Scorer R, Scorer Co, Constraint C, class OnIteration = std::function<void(index_t, IterationLog&)>>
-RlooResult rloo(nn::CausalLM<T, cpu>& model, const nn::CausalLM<T, cpu>& reference, const PromptSet& prompts, const TextCodec& codec, R& reward,
+template <FloatElement T, Device D, Scorer R, Scorer Co, Constraint C, class OnIteration = std::function<void(index_t, IterationLog&)>>
+RlooResult rloo(nn::CausalLM<T, D>& model, const nn::CausalLM<T, D>& reference, const PromptSet& prompts, const TextCodec& codec, R& reward,
                 Co& cost, C& constraint, const RlooOptions& opt, OnIteration on_iteration = [](index_t, IterationLog&) {}) {
     if (opt.k < 2) throw value_error("rloo: k must be >= 2 (the baseline leaves one sample out), got " + std::to_string(opt.k));
     if (opt.prompts_per_iteration <= 0 || opt.iterations < 0) throw value_error("rloo: prompts_per_iteration must be positive and iterations >= 0");
@@ -47,8 +47,8 @@ RlooResult rloo(nn::CausalLM<T, cpu>& model, const nn::CausalLM<T, cpu>& referen
     RlooResult res;
     IterationLog pending;
     auto step = [&](index_t s) {
-        UpdateContext<T> ctx{model, &reference, s, opt.seed, 1.0, {}};
-        ag::Var<T> total = constraint.loss(ctx);
+        UpdateContext<T, D> ctx{model, &reference, s, opt.seed, 1.0, {}};
+        ag::Var<T, D> total = constraint.loss(ctx);
         const auto rows = draw_rows(prompts.size(), static_cast<std::size_t>(opt.prompts_per_iteration), opt.seed, static_cast<std::uint64_t>(s));
         SampledBatch b = sample_and_score(model, reference, prompts, rows, static_cast<std::size_t>(opt.k), codec, reward, cost, constraint, opt.sampling,
                                           opt.kl_estimator, opt.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(s), opt.max_len);
@@ -56,7 +56,7 @@ RlooResult rloo(nn::CausalLM<T, cpu>& model, const nn::CausalLM<T, cpu>& referen
         pending["iteration"] = double(s);
         train::StepOutcome out;
         if (ctx.attack_weight != 0) {
-            ag::Var<T> pg = reinforce_loss(model, b.completions, b.advantage, opt.sampling.pad_id, opt.max_len) * ctx.attack_weight;
+            ag::Var<T, D> pg = reinforce_loss(model, b.completions, b.advantage, opt.sampling.pad_id, opt.max_len) * ctx.attack_weight;
             pending["policy_loss"] = double(pg.value().item());
             total = total.defined() ? total + pg : pg;
         }
@@ -75,7 +75,7 @@ RlooResult rloo(nn::CausalLM<T, cpu>& model, const nn::CausalLM<T, cpu>& referen
                                   .checkpoint = opt.checkpoint, .checkpoint_every = opt.checkpoint_every, .resume = opt.resume, .quiet = opt.quiet,
                                   .name = "rloo"};
     detail::RlState<C> state{&constraint, &res.iterations, "rl.rloo.iterations"};
-    res.loop = train::run_loop(nn::parameters<T, cpu>(model), opt.iterations, loop, step, after, state);
+    res.loop = train::run_loop(nn::parameters<T, D>(model), opt.iterations, loop, step, after, state);
     return res;
 }
 

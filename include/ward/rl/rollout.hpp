@@ -56,8 +56,8 @@ struct SamplingOptions {
 };
 
 /// Completions of prompts[rows[i]] for each i, sampled in chunks; chunk c draws from seed (seed, c).
-template <FloatElement T>
-Completions sample_completions(const nn::CausalLM<T, cpu>& policy, const PromptSet& prompts, const std::vector<std::size_t>& rows,
+template <FloatElement T, Device D>
+Completions sample_completions(const nn::CausalLM<T, D>& policy, const PromptSet& prompts, const std::vector<std::size_t>& rows,
                                const SamplingOptions& opt, const TextCodec& codec, std::uint64_t seed) {
     if (opt.batch_size <= 0) throw value_error("sample_completions: batch size must be positive");
     if (opt.max_new_tokens <= 0) throw value_error("sample_completions: max_new_tokens must be positive");

@@ -7,6 +7,7 @@
 //   ids      (B, L): prompt, response, then pad_id
 //   targets  (B, L): ids[b, t + 1] where that next token belongs to the response, ag::ignore_index elsewhere
 // so position t = prompt_length - 1 predicts the first response token and t = length - 2 the last.
+// The batch is laid out on the host; a pass on a model on device D copies ids and targets there.
 
 #include <cstdint>
 #include <string>
@@ -15,9 +16,19 @@
 #include "ward/autograd/loss.hpp"
 #include "ward/autograd/reduce.hpp"
 #include "ward/nn/transformer.hpp"
-#include "ward/tensor.hpp"  // RLHF trains on the CPU
+#include "ward/tensor.hpp"
 
 namespace ward::rl {
+
+/// A tensor's elements as doubles on the host, row-major, whatever its element type and device.
+template <Element T, Device D>
+std::vector<double> host_doubles(const Tensor<T, D>& t) {
+    const std::vector<T> v = t.to_vector();
+    std::vector<double> out;
+    out.reserve(v.size());
+    for (const T& x : v) out.push_back(element_cast<double>(x));
+    return out;
+}
 
 struct SequenceBatch {
     Tensor<std::int64_t> ids, targets;          // (B, L)
@@ -26,19 +37,19 @@ struct SequenceBatch {
     index_t rows() const { return ids.size(0); }
     index_t width() const { return ids.size(1); }
     /// (B, L): 1 where the target is a response token.
-    template <FloatElement T = float>
-    Tensor<T> response_mask() const {
+    template <FloatElement T = float, Device D = cpu>
+    Tensor<T, D> response_mask() const {
         std::vector<T> m(static_cast<std::size_t>(targets.numel()), T(0));
         const auto t = targets.to_vector();
         for (std::size_t i = 0; i < m.size(); ++i) m[i] = t[i] != ag::ignore_index ? T(1) : T(0);
-        return Tensor<T>::from_vector(m, targets.shape());
+        return Tensor<T, D>::from_vector(m, targets.shape());
     }
     /// (B, L): 1 at each row's last real token (length - 1).
-    template <FloatElement T = float>
-    Tensor<T> last_token_mask() const {
+    template <FloatElement T = float, Device D = cpu>
+    Tensor<T, D> last_token_mask() const {
         std::vector<T> m(static_cast<std::size_t>(ids.numel()), T(0));
         for (index_t b = 0; b < rows(); ++b) m[static_cast<std::size_t>(b * width() + length[static_cast<std::size_t>(b)] - 1)] = T(1);
-        return Tensor<T>::from_vector(m, ids.shape());
+        return Tensor<T, D>::from_vector(m, ids.shape());
     }
 };
 
@@ -82,45 +93,62 @@ inline SequenceBatch make_sequence_batch(const std::vector<std::vector<std::int6
 }
 
 /// One teacher-forced pass: the forward result (for value heads) and the response tokens' log-probs (B, L).
-template <FloatElement T>
+template <FloatElement T, Device D = cpu>
 struct PolicyPass {
-    nn::ForwardResult<T, cpu> forward;
-    ag::Var<T> log_probs;  // (B, L), 0 off the response
+    nn::ForwardResult<T, D> forward;
+    ag::Var<T, D> log_probs;  // (B, L), 0 off the response
 };
 
-template <FloatElement T>
-PolicyPass<T> policy_pass(const nn::CausalLM<T, cpu>& model, const SequenceBatch& b) {
-    PolicyPass<T> p{model.forward(b.ids), {}};
-    p.log_probs = ag::token_log_probs(p.forward.logits, b.targets);
+template <FloatElement T, Device D>
+PolicyPass<T, D> policy_pass(const nn::CausalLM<T, D>& model, const SequenceBatch& b) {
+    PolicyPass<T, D> p{model.forward(on_device<D>(b.ids)), {}};
+    p.log_probs = ag::token_log_probs(p.forward.logits, on_device<D>(b.targets));
     return p;
 }
 
 /// Each row's response log-likelihood: the sum of its tokens' log-probs, (B).
-template <FloatElement T>
-ag::Var<T> sequence_log_probs(const nn::CausalLM<T, cpu>& model, const SequenceBatch& b) {
+template <FloatElement T, Device D>
+ag::Var<T, D> sequence_log_probs(const nn::CausalLM<T, D>& model, const SequenceBatch& b) {
     return ag::sum(policy_pass(model, b).log_probs, 1);
 }
 
 /// Per-token log-probs without gradients, one vector per batch (B * L, row-major; 0 off the response).
-template <FloatElement T>
-std::vector<double> token_log_probs_of(const nn::CausalLM<T, cpu>& model, const SequenceBatch& b) {
+template <FloatElement T, Device D>
+std::vector<double> token_log_probs_of(const nn::CausalLM<T, D>& model, const SequenceBatch& b) {
     ag::NoGrad ng;
-    const auto v = policy_pass(model, b).log_probs.value().to_vector();
-    return std::vector<double>(v.begin(), v.end());
+    return host_doubles(policy_pass(model, b).log_probs.value());
+}
+
+/// Per row, the sum of a (B * L) row-major vector's entries (each row's response log-likelihood when
+/// the vector holds token log-probs, which are 0 off the response), in double.
+inline std::vector<double> row_sums(const SequenceBatch& b, const std::vector<double>& flat) {
+    if (flat.size() != static_cast<std::size_t>(b.rows() * b.width()))
+        throw shape_error("row_sums: " + std::to_string(flat.size()) + " values for a batch of " + std::to_string(b.rows()) + " x " +
+                          std::to_string(b.width()));
+    std::vector<double> out(static_cast<std::size_t>(b.rows()), 0.0);
+    for (std::size_t i = 0; i < flat.size(); ++i) out[i / static_cast<std::size_t>(b.width())] += flat[i];
+    return out;
+}
+
+/// Each row's response log-likelihood without gradients, its tokens' log-probs summed in double (B).
+template <FloatElement T, Device D>
+std::vector<double> response_log_likelihoods(const nn::CausalLM<T, D>& model, const SequenceBatch& b) {
+    return row_sums(b, token_log_probs_of(model, b));
 }
 
 /// Per row, the exact KL(pi(. | prefix) || pi_ref(. | prefix)) over the whole vocabulary, summed over
 /// the response's positions: on responses sampled from pi its mean is an unbiased estimate of the
 /// sequence-level KL, with less variance than the k1 / k3 estimators of the sampled tokens alone.
-template <FloatElement T>
-std::vector<double> response_kl(const nn::CausalLM<T, cpu>& policy, const nn::CausalLM<T, cpu>& reference, const SequenceBatch& b) {
+template <FloatElement T, Device D>
+std::vector<double> response_kl(const nn::CausalLM<T, D>& policy, const nn::CausalLM<T, D>& reference, const SequenceBatch& b) {
     ag::NoGrad ng;
-    Tensor<T> lp = ward::log_softmax(policy.forward(b.ids).logits.value()), lq = ward::log_softmax(reference.forward(b.ids).logits.value());
-    const auto per_position = Tensor<T>(ward::sum(ward::exp(lp) * (lp - lq), -1)).to_vector();  // (B * L)
-    const auto mask = b.response_mask<T>().to_vector();
+    const Tensor<std::int64_t, D> ids = on_device<D>(b.ids);
+    Tensor<T, D> lp = ward::log_softmax(policy.forward(ids).logits.value()), lq = ward::log_softmax(reference.forward(ids).logits.value());
+    const auto per_position = host_doubles(Tensor<T, D>(ward::sum(ward::exp(lp) * (lp - lq), -1)));  // (B * L)
+    const auto mask = b.response_mask<double>().to_vector();
     std::vector<double> out(static_cast<std::size_t>(b.rows()), 0.0);
     for (std::size_t i = 0; i < mask.size(); ++i)
-        if (mask[i] != T(0)) out[i / static_cast<std::size_t>(b.width())] += double(per_position[i]);
+        if (mask[i] != 0) out[i / static_cast<std::size_t>(b.width())] += per_position[i];
     return out;
 }
 
