@@ -36,4 +36,27 @@ std::vector<T> on_host(const ward::Tensor<T, D>& t) {
     else return t.template to<ward::cpu>().to_vector();
 }
 
+// A bf16 kernel reads bf16 operands and computes in f32; the f32 reference reads the same values.
+
+/// x as a kernel of element type E reads it: rounded to E and back to f32 (x itself for f32).
+template <class E>
+ward::Tensor<float> as_read(const ward::Tensor<float>& x) {
+    if constexpr (std::is_same_v<E, float>) return x;
+    else return ward::Tensor<float>(ward::cast<float>(ward::Tensor<E>(ward::cast<E>(x))));
+}
+
+/// x as E on the GPU.
+template <class E>
+ward::Tensor<E, ward::cuda> gpu_as(const ward::Tensor<float>& x) {
+    if constexpr (std::is_same_v<E, float>) return x.template to<ward::cuda>();
+    else return ward::Tensor<E>(ward::cast<E>(x)).template to<ward::cuda>();
+}
+
+/// A GPU result's values in f32 on the host.
+template <class E>
+ward::Tensor<float> widened(const ward::Tensor<E, ward::cuda>& x) {
+    if constexpr (std::is_same_v<E, float>) return x.template to<ward::cpu>();
+    else return ward::Tensor<float>(ward::cast<float>(x.template to<ward::cpu>()));
+}
+
 }  // namespace ward_test

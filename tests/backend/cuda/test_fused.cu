@@ -28,7 +28,9 @@ using namespace ward;
 namespace {
 
 using ward_test::max_rel_diff;
+using ward_test::as_read;
 using ward_test::on_host;
+using ward_test::widened;
 
 Tensor<float> random(Generator& g, const Shape& s, float scale = 1.f) {
     std::vector<float> v = Tensor<float>(normal<float>(g, s)).to_vector();
@@ -125,11 +127,6 @@ AttentionInputs attention_inputs(Generator& gen, const AttentionCase& c) {
     return in;
 }
 
-/// x rounded to bf16 and back: the values a bf16 kernel reads, in f32.
-Tensor<float> rounded(const Tensor<float>& x) { return Tensor<float>(cast<float>(Tensor<bf16>(cast<bf16>(x)))); }
-
-/// A bf16 device tensor's values in f32 on the host.
-Tensor<float> widened(const Tensor<bf16, cuda>& x) { return Tensor<float>(cast<float>(x.to<cpu>())); }
 
 // A bf16 kernel computes in f32 from bf16 operands and rounds its results once: against the f32
 // kernel on the same (rounded) operands it differs by that rounding, at most 2^-9 of |want| (round
@@ -272,7 +269,7 @@ BOOST_AUTO_TEST_CASE(bf16_kernels_match_the_f32_kernels_on_rounded_operands) {
     for (const AttentionCase& c : attention_cases) {
         if (c.strided) continue;  // the strided views are covered in f32; here the element type
         AttentionInputs in = attention_inputs(gen, c);
-        Tensor<float> q = rounded(in.q), k = rounded(in.k), v = rounded(in.v), g = rounded(in.g);
+        Tensor<float> q = as_read<bf16>(in.q), k = as_read<bf16>(in.k), v = as_read<bf16>(in.v), g = as_read<bf16>(in.g);
         const double scale = 1.0 / std::sqrt(double(c.hd));
         FusedAttention<float, cpu> want = attention_forward(q, k, v, c.offset, in.pad, scale);
         Tensor<bf16, cuda> pad = in.pad.defined() ? Tensor<bf16>(cast<bf16>(in.pad)).to<cuda>() : Tensor<bf16, cuda>();
@@ -283,7 +280,7 @@ BOOST_AUTO_TEST_CASE(bf16_kernels_match_the_f32_kernels_on_rounded_operands) {
         BOOST_TEST(diff(got.lse, want.lse) <= attention_forward_tol, "bf16 lse (kept in f32), " << c.name());
 
         // The backward pass reads the stored o, rounded to bf16: so does the reference.
-        want.o = rounded(want.o);
+        want.o = as_read<bf16>(want.o);
         std::array<Tensor<float>, 3> dw = attention_backward(want, g);
         std::array<Tensor<bf16, cuda>, 3> dg = attention_backward(got, Tensor<bf16>(cast<bf16>(g)).to<cuda>());
         const char* names[] = {"dq", "dk", "dv"};
@@ -292,7 +289,7 @@ BOOST_AUTO_TEST_CASE(bf16_kernels_match_the_f32_kernels_on_rounded_operands) {
     }
 
     for (index_t n : {index_t(1), index_t(9), index_t(4099), (index_t(1) << 20) + 3}) {
-        Tensor<float> x = rounded(random(gen, {n + 1}, 3.f)), dy = rounded(random(gen, {n + 1}));
+        Tensor<float> x = as_read<bf16>(random(gen, {n + 1}, 3.f)), dy = as_read<bf16>(random(gen, {n + 1}));
         Tensor<bf16, cuda> xd = Tensor<bf16>(cast<bf16>(x)).to<cuda>(), dyd = Tensor<bf16>(cast<bf16>(dy)).to<cuda>();
         for (index_t shift : {index_t(0), index_t(1)}) {  // shift 1: not 16-byte aligned, the scalar path
             Tensor<float> xs = x.slice(0, shift, shift + n), dys = dy.slice(0, shift, shift + n);
@@ -310,9 +307,9 @@ BOOST_AUTO_TEST_CASE(bf16_kernels_match_the_f32_kernels_on_rounded_operands) {
     for (bool ta : {false, true})
         for (bool tb : {false, true}) {
             const index_t M = 17, N = 33, K = 65;
-            Tensor<float> a = rounded(random(gen, ta ? Shape{K, M} : Shape{M, K}));
-            Tensor<float> b = rounded(random(gen, tb ? Shape{N, K} : Shape{K, N}));
-            Tensor<float> c = rounded(random(gen, {M, N}));
+            Tensor<float> a = as_read<bf16>(random(gen, ta ? Shape{K, M} : Shape{M, K}));
+            Tensor<float> b = as_read<bf16>(random(gen, tb ? Shape{N, K} : Shape{K, N}));
+            Tensor<float> c = as_read<bf16>(random(gen, {M, N}));
             Tensor<bf16, cuda> cd = Tensor<bf16>(cast<bf16>(c)).to<cuda>();
             gemm_accumulate(a, ta, b, tb, c);
             gemm_accumulate(Tensor<bf16>(cast<bf16>(a)).to<cuda>(), ta, Tensor<bf16>(cast<bf16>(b)).to<cuda>(), tb, cd);

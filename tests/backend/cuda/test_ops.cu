@@ -21,7 +21,10 @@ using namespace ward;
 namespace {
 
 using ward_test::max_rel_diff;
+using ward_test::as_read;
+using ward_test::gpu_as;
 using ward_test::on_host;
+using ward_test::widened;
 
 template <class T>
 Tensor<T> random(Generator& g, const Shape& s) {
@@ -34,23 +37,6 @@ Tensor<T> random(Generator& g, const Shape& s) {
 const index_t column_counts[] = {1, 31, 1025, 4097};
 const index_t row_counts[] = {1, 7};
 
-/// x as E on the GPU, and x as the E kernel reads it (rounded to E and back), for the f32 reference.
-template <class E>
-Tensor<E, cuda> on_device(const Tensor<float>& x) {
-    if constexpr (std::is_same_v<E, float>) return x.to<cuda>();
-    else return Tensor<E>(cast<E>(x)).template to<cuda>();
-}
-template <class E>
-Tensor<float> as_read(const Tensor<float>& x) {
-    if constexpr (std::is_same_v<E, float>) return x;
-    else return Tensor<float>(cast<float>(Tensor<E>(cast<E>(x))));
-}
-/// A device result in f32 on the host.
-template <class E>
-std::vector<float> widened(const Tensor<E, cuda>& x) {
-    if constexpr (std::is_same_v<E, float>) return on_host(x);
-    else return Tensor<float>(cast<float>(x.template to<cpu>())).to_vector();
-}
 /// What rounding a result to E adds to the f32 tolerance: 2^-9 of |want| for bf16 (8 bits of
 /// mantissa, round to nearest), nothing for f32.
 template <class E>
@@ -258,7 +244,7 @@ void check_norm_backward(index_t N, index_t C, bool affine) {
     const float* mean = Centered ? st.mean.data() : nullptr;
     Backend<cpu>::norm_backward<Centered>(x.data(), gr.data(), mean, st.rstd.data(), affine ? gamma.data() : nullptr, N, C,
                                           dx.data(), affine ? dg.data() : nullptr, affine ? db.data() : nullptr);
-    Tensor<E, cuda> xd = on_device<E>(x), grd = on_device<E>(gr), gd = on_device<E>(gamma);
+    Tensor<E, cuda> xd = gpu_as<E>(x), grd = gpu_as<E>(gr), gd = gpu_as<E>(gamma);
     Tensor<float, cuda> rstd = st.rstd.to<cuda>(), meand = Centered ? st.mean.to<cuda>() : Tensor<float, cuda>();
     Tensor<E, cuda> dxd = Tensor<E, cuda>::zeros(Shape{N, C}), dgd = Tensor<E, cuda>::zeros(Shape{C}),
                     dbd = Tensor<E, cuda>::zeros(Shape{C});
@@ -267,9 +253,9 @@ void check_norm_backward(index_t N, index_t C, bool affine) {
                                            affine ? dbd.data() : nullptr);
     const double tol = 1e-4 + rounding_of<E>;
     const char* type = std::is_same_v<E, bf16> ? "bf16" : "f32";
-    BOOST_TEST(max_rel_diff(widened(dxd), on_host(dx)) <= tol, type << " dx N " << N << " C " << C << " centered " << Centered);
-    BOOST_TEST(max_rel_diff(widened(dgd), on_host(dg)) <= tol, type << " dgamma N " << N << " C " << C);
-    BOOST_TEST(max_rel_diff(widened(dbd), on_host(db)) <= tol, type << " dbeta N " << N << " C " << C);
+    BOOST_TEST(max_rel_diff(on_host(widened(dxd)), on_host(dx)) <= tol, type << " dx N " << N << " C " << C << " centered " << Centered);
+    BOOST_TEST(max_rel_diff(on_host(widened(dgd)), on_host(dg)) <= tol, type << " dgamma N " << N << " C " << C);
+    BOOST_TEST(max_rel_diff(on_host(widened(dbd)), on_host(db)) <= tol, type << " dbeta N " << N << " C " << C);
 }
 
 BOOST_AUTO_TEST_CASE(norm_backward_matches_the_cpu_kernel) {
@@ -293,7 +279,7 @@ void check_cross_entropy(index_t N, index_t V, bool masked) {
     std::vector<std::int64_t> tv(static_cast<std::size_t>(N));
     for (index_t n = 0; n < N; ++n) tv[std::size_t(n)] = n % 5 == 3 ? -100 : n % 7 == 4 ? V + 3 : (n * 13) % V;
     Tensor<std::int64_t> t = Tensor<std::int64_t>::from_vector(tv, Shape{N});
-    Tensor<E, cuda> xd = on_device<E>(x), maskd = on_device<E>(mask), dyd = on_device<E>(dy);
+    Tensor<E, cuda> xd = gpu_as<E>(x), maskd = gpu_as<E>(mask), dyd = gpu_as<E>(dy);
     Tensor<std::int64_t, cuda> td = t.to<cuda>();
     const double tol = 1e-5 + rounding_of<E>;  // for results stored as E
     const std::string what = std::string(std::is_same_v<E, bf16> ? "bf16" : "f32") + " N " + std::to_string(N) + " V " +
@@ -313,16 +299,16 @@ void check_cross_entropy(index_t N, index_t V, bool masked) {
     BOOST_TEST(max_rel_diff(on_host(wd), on_host(w)) == 0, "w " << what);
     Backend<cpu>::cross_entropy_backward(x.data(), N, V, t.data(), lse.data(), w.data(), 0.25f, dx.data());
     Backend<cuda>::cross_entropy_backward(xd.data(), N, V, td.data(), lsed.data(), wd.data(), 0.25f, dxd.data());
-    BOOST_TEST(max_rel_diff(widened(dxd), on_host(dx)) <= tol, "dx " << what);
+    BOOST_TEST(max_rel_diff(on_host(widened(dxd)), on_host(dx)) <= tol, "dx " << what);
 
     Tensor<float> out = Tensor<float>::zeros(Shape{N});
     Tensor<E, cuda> outd = Tensor<E, cuda>::zeros(Shape{N});
     Backend<cpu>::token_log_probs(x.data(), N, V, t.data(), -100, lse.data(), out.data());
     Backend<cuda>::token_log_probs(xd.data(), N, V, td.data(), -100, lsed.data(), outd.data());
-    BOOST_TEST(max_rel_diff(widened(outd), on_host(out)) <= tol, "log-probs " << what);
+    BOOST_TEST(max_rel_diff(on_host(widened(outd)), on_host(out)) <= tol, "log-probs " << what);
     Backend<cpu>::token_log_probs_backward(x.data(), N, V, t.data(), -100, lse.data(), dy.data(), dx.data());
     Backend<cuda>::token_log_probs_backward(xd.data(), N, V, td.data(), -100, lsed.data(), dyd.data(), dxd.data());
-    BOOST_TEST(max_rel_diff(widened(dxd), on_host(dx)) <= tol, "log-probs dx " << what);
+    BOOST_TEST(max_rel_diff(on_host(widened(dxd)), on_host(dx)) <= tol, "log-probs dx " << what);
 }
 
 BOOST_AUTO_TEST_CASE(cross_entropy_rows_match_the_cpu_kernels_with_ignored_and_out_of_range_ids) {

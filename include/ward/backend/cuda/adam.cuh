@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "ward/backend/cuda/check.cuh"
+#include "ward/backend/cuda/kernel_element.cuh"
 #include "ward/backend/cuda/multi_tensor_plan.cuh"
 #include "ward/backend/cuda/stream.cuh"
 #include "ward/core/dtype.hpp"
@@ -96,7 +97,7 @@ __global__ void __launch_bounds__(adam_threads)
 /// One Adam/AdamW step of every slot, queued on the current stream.
 template <class T>
 void multi_tensor_adam(std::span<const AdamSlot<T>> slots, const AdamConstants<float>& k) {
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, bf16>, "ward: the CUDA multi-tensor Adam takes f32 or bf16");
+    static_assert(KernelElement<T>, "ward: the CUDA multi-tensor Adam takes f32 or bf16");
     std::vector<index_t> sizes(slots.size());
     for (std::size_t t = 0; t < slots.size(); ++t) {
         const AdamSlot<T>& s = slots[t];

@@ -42,6 +42,7 @@
 
 #include "ward/backend/cuda/check.cuh"
 #include "ward/backend/cuda/cross_entropy.cuh"
+#include "ward/backend/cuda/kernel_element.cuh"
 #include "ward/backend/cuda/launch.cuh"
 #include "ward/backend/cuda/launch_plan.cuh"
 #include "ward/backend/cuda/memory.cuh"
@@ -474,7 +475,7 @@ namespace detail {
 template <class E>
 bool attention_vec(const AttentionShape& a, std::initializer_list<BasicHeadRows<E>> heads,
                    std::initializer_list<const E*> dense) {
-    auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % pack_alignment<E, 4> == 0; };
+    auto aligned = [](const void* p) { return starts_pack<E, 4>(p); };
     if (a.hd % 4 != 0) return false;
     for (const BasicHeadRows<E>& r : heads)
         if (!aligned(r.base) || r.batch % 4 != 0 || r.head % 4 != 0 || r.row % 4 != 0) return false;
@@ -510,7 +511,7 @@ void attention_dispatch(index_t hd, F&& f) {
 /// o (B, T, H, hd) and lse (B, H, T) from q, k, v; E is float or bf16.
 template <class E>
 void attention_forward(const AttentionShape& a, BasicHeadRows<E> q, BasicHeadRows<E> k, BasicHeadRows<E> v, E* o, float* lse) {
-    static_assert(std::is_same_v<E, float> || std::is_same_v<E, bf16>, "ward: the CUDA attention takes f32 or bf16");
+    static_assert(KernelElement<E>, "ward: the CUDA attention takes f32 or bf16");
     if (a.B <= 0 || a.H <= 0 || a.T <= 0) return;
     const bool vec = detail::attention_vec<E>(a, {q, k, v}, {});
     detail::attention_dispatch(a.hd, [&](auto tile) {
@@ -546,7 +547,7 @@ void attention_forward(const AttentionShape& a, BasicHeadRows<E> q, BasicHeadRow
 template <class E>
 void attention_backward(const AttentionShape& a, BasicHeadRows<E> q, BasicHeadRows<E> k, BasicHeadRows<E> v, const E* o,
                         const float* lse, const E* d_o, E* dq, E* dk, E* dv) {
-    static_assert(std::is_same_v<E, float> || std::is_same_v<E, bf16>, "ward: the CUDA attention takes f32 or bf16");
+    static_assert(KernelElement<E>, "ward: the CUDA attention takes f32 or bf16");
     if (a.B <= 0 || a.Hkv <= 0) return;
     const index_t rows = a.B * a.T * a.H;
     if (rows == 0) {  // no queries: no gradient reaches the keys

@@ -20,6 +20,7 @@
 #include "ward/backend/cuda/embedding.cuh"
 #include "ward/backend/cuda/gelu.cuh"
 #include "ward/backend/cuda/gemm_accumulate.cuh"
+#include "ward/backend/cuda/kernel_element.cuh"
 #include "ward/backend/cuda/layer_norm.cuh"
 #include "ward/backend/cuda/matmul.cuh"
 #include "ward/backend/cuda/norm_backward.cuh"
@@ -34,7 +35,7 @@ template <>
 struct Backend<cuda> {
     template <class T>
     static void matmul(StridedView<const T> a, StridedView<const T> b, const T* bias, Activation act, StridedView<T> c) {
-        static_assert(std::is_same_v<T, float> || std::is_same_v<T, bf16>,
+        static_assert(backend::cuda::KernelElement<T>,
                       "ward: the CUDA matmul takes f32 or bf16 tensors (f64 has no cuBLASLt epilogue path here)");
         auto ep = act == Activation::gelu_tanh ? backend::cuda::Epilogue::gelu_tanh
                   : act == Activation::relu    ? backend::cuda::Epilogue::relu
@@ -43,7 +44,7 @@ struct Backend<cuda> {
     }
     // Adam/AdamW over a list of tensors in a few launches (tensor/multi_tensor.hpp), f32 and bf16.
     template <class T>
-        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+        requires backend::cuda::KernelElement<T>
     static void multi_tensor_adam(std::span<const AdamSlot<T>> slots, const AdamConstants<compute_t<T>>& k) {
         backend::cuda::multi_tensor_adam<T>(slots, k);
     }
@@ -75,59 +76,59 @@ struct Backend<cuda> {
     }
     // The fused kernels of tensor/fused.hpp, f32 and bf16.
     template <class T>
-        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+        requires backend::cuda::KernelElement<T>
     static void attention_forward(const AttentionShape& a, BasicHeadRows<T> q, BasicHeadRows<T> k, BasicHeadRows<T> v, T* o,
                                   float* lse) {
         backend::cuda::attention_forward<T>(a, q, k, v, o, lse);
     }
     template <class T>
-        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+        requires backend::cuda::KernelElement<T>
     static void attention_backward(const AttentionShape& a, BasicHeadRows<T> q, BasicHeadRows<T> k, BasicHeadRows<T> v,
                                    const T* o, const float* lse, const T* d_o, T* dq, T* dk, T* dv) {
         backend::cuda::attention_backward<T>(a, q, k, v, o, lse, d_o, dq, dk, dv);
     }
     template <class T>
-        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+        requires backend::cuda::KernelElement<T>
     static bool gelu_tanh(const T* x, T* y, index_t n) {
         return backend::cuda::gelu_tanh_forward<T>(x, y, n);
     }
     template <class T>
-        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+        requires backend::cuda::KernelElement<T>
     static bool gelu_tanh_backward(const T* x, const T* dy, T* dx, index_t n) {
         return backend::cuda::gelu_tanh_backward<T>(x, dy, dx, n);
     }
     template <class T>
-        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+        requires backend::cuda::KernelElement<T>
     static void gemm_accumulate(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const T* a, index_t lda,
                                 const T* b, index_t ldb, T* c, index_t ldc) {
         backend::cuda::gemm_accumulate<T>(trans_a, trans_b, M, N, K, a, lda, b, ldb, c, ldc);
     }
     template <bool Centered, class T>
-        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+        requires backend::cuda::KernelElement<T>
     static void norm_backward(const T* x, const T* g, const float* mean, const float* rstd, const T* gamma, index_t N,
                               index_t C, T* dx, T* dgamma, T* dbeta) {
         backend::cuda::norm_backward<Centered, T>(x, g, mean, rstd, gamma, N, C, dx, dgamma, dbeta);
     }
     template <class T>
-        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+        requires backend::cuda::KernelElement<T>
     static CrossEntropySums cross_entropy(const T* x, index_t N, index_t V, const std::int64_t* t, const T* mask,
                                           std::int64_t ignore, float* lse, float* w) {
         return backend::cuda::cross_entropy_loss<T>(x, N, V, t, mask, ignore, lse, w);
     }
     template <class T>
-        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+        requires backend::cuda::KernelElement<T>
     static void cross_entropy_backward(const T* x, index_t N, index_t V, const std::int64_t* t, const float* lse,
                                        const float* w, float scale, T* dx) {
         backend::cuda::cross_entropy_loss_backward<T>(x, N, V, t, lse, w, scale, dx);
     }
     template <class T>
-        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+        requires backend::cuda::KernelElement<T>
     static void token_log_probs(const T* x, index_t N, index_t V, const std::int64_t* t, std::int64_t ignore, float* lse,
                                 T* out) {
         backend::cuda::token_log_probs<T>(x, N, V, t, ignore, lse, out);
     }
     template <class T>
-        requires(std::is_same_v<T, float> || std::is_same_v<T, bf16>)
+        requires backend::cuda::KernelElement<T>
     static void token_log_probs_backward(const T* x, index_t N, index_t V, const std::int64_t* t, std::int64_t ignore,
                                          const float* lse, const T* g, T* dx) {
         backend::cuda::token_log_probs_backward<T>(x, N, V, t, ignore, lse, g, dx);

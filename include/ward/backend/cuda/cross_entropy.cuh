@@ -21,6 +21,7 @@
 #include <type_traits>
 
 #include "ward/backend/cuda/check.cuh"
+#include "ward/backend/cuda/kernel_element.cuh"
 #include "ward/backend/cuda/launch.cuh"
 #include "ward/backend/cuda/memory.cuh"
 #include "ward/backend/cuda/rows.cuh"
@@ -96,13 +97,6 @@ __global__ void cross_entropy_backward_kernel(const E* x, index_t N, index_t V, 
 }
 
 namespace detail {
-template <class E>
-constexpr void check_cross_entropy_type() {
-    static_assert(std::is_same_v<E, float> || std::is_same_v<E, bf16>, "ward: the CUDA cross-entropy takes f32 or bf16");
-}
-}  // namespace detail
-
-namespace detail {
 /// A device buffer of `bytes`, returned to the cache on every exit.
 struct Scratch {
     void* p;
@@ -114,10 +108,9 @@ struct Scratch {
 }  // namespace detail
 
 /// The loss of cross-entropy over rows: fills lse and w (N) and returns {sum w, sum w (lse - x[t])}.
-template <class E>
+template <KernelElement E>
 CrossEntropySums cross_entropy_loss(const E* x, index_t N, index_t V, const std::int64_t* t, const E* mask, std::int64_t ignore,
                                     float* lse, float* w) {
-    detail::check_cross_entropy_type<E>();
     CrossEntropySums sums;
     if (N <= 0) return sums;
     detail::Scratch term(sizeof(double) * static_cast<std::size_t>(N)), out(2 * sizeof(double));
@@ -134,10 +127,9 @@ CrossEntropySums cross_entropy_loss(const E* x, index_t N, index_t V, const std:
 }
 
 /// dx (N, V) of cross_entropy_loss for a loss gradient of w * scale per row.
-template <class E>
+template <KernelElement E>
 void cross_entropy_loss_backward(const E* x, index_t N, index_t V, const std::int64_t* t, const float* lse, const float* w,
                                  float scale, E* dx) {
-    detail::check_cross_entropy_type<E>();
     if (N <= 0 || V <= 0) return;
     cross_entropy_backward_kernel<true, E, float><<<grid_stride_blocks(N * V), block_threads, 0, current_stream()>>>(
         x, N, V, t, lse, w, scale, 0, dx);
@@ -145,9 +137,8 @@ void cross_entropy_loss_backward(const E* x, index_t N, index_t V, const std::in
 }
 
 /// out (N): log softmax(x)[t] per row, 0 where t is `ignore`; lse (N) kept for the backward pass.
-template <class E>
+template <KernelElement E>
 void token_log_probs(const E* x, index_t N, index_t V, const std::int64_t* t, std::int64_t ignore, float* lse, E* out) {
-    detail::check_cross_entropy_type<E>();
     if (N <= 0) return;
     launch_rows(cross_entropy_rows_kernel<false, false, E>, cross_entropy_rows_kernel<true, false, E>, N, V,
                 "token_log_probs kernel launch", x, N, V, t, static_cast<const E*>(nullptr), ignore, lse,
@@ -155,10 +146,9 @@ void token_log_probs(const E* x, index_t N, index_t V, const std::int64_t* t, st
 }
 
 /// dx (N, V) of token_log_probs for the output gradient g (N).
-template <class E>
+template <KernelElement E>
 void token_log_probs_backward(const E* x, index_t N, index_t V, const std::int64_t* t, std::int64_t ignore, const float* lse,
                               const E* g, E* dx) {
-    detail::check_cross_entropy_type<E>();
     if (N <= 0 || V <= 0) return;
     cross_entropy_backward_kernel<false, E, E><<<grid_stride_blocks(N * V), block_threads, 0, current_stream()>>>(
         x, N, V, t, lse, g, 1.f, ignore, dx);

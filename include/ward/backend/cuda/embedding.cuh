@@ -25,6 +25,7 @@
 #include <type_traits>
 
 #include "ward/backend/cuda/check.cuh"
+#include "ward/backend/cuda/kernel_element.cuh"
 #include "ward/backend/cuda/launch.cuh"
 #include "ward/backend/cuda/memory.cuh"
 #include "ward/backend/cuda/stream.cuh"
@@ -144,7 +145,7 @@ void embedding_gather(StridedView<const T> table, const std::int64_t* ids, index
 template <class T>
 void embedding_scatter_add(StridedView<const T> out_grad, const std::int64_t* ids, index_t n,
                            StridedView<T> table_grad) {
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, bf16>, "ward: the CUDA embedding takes f32 or bf16");
+    static_assert(KernelElement<T>, "ward: the CUDA embedding takes f32 or bf16");
     detail::check_embedding("embedding_scatter_add", table_grad, ids, n, out_grad, "table_grad", "out_grad");
     const index_t D = table_grad.shape[1];
     if (n == 0 || D == 0) return;

@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "ward/backend/cuda/check.cuh"
+#include "ward/backend/cuda/kernel_element.cuh"
 #include "ward/backend/cuda/launch.cuh"
 #include "ward/backend/cuda/launch_plan.cuh"
 #include "ward/backend/cuda/stream.cuh"
@@ -34,11 +35,6 @@ __device__ inline float gelu_tanh_slope(float x) {
     const float k = 0.7978845608028654f, c = 0.044715f;
     const float t = tanhf(k * (x + c * x * x * x));
     return 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * k * (1.f + 3.f * c * x * x);
-}
-/// Whether p can be read and written in packs of pack_width<E> elements.
-template <class E>
-bool gelu_aligned(const void* p) {
-    return reinterpret_cast<std::uintptr_t>(p) % pack_alignment<E, pack_width<E>> == 0;
 }
 }  // namespace detail
 
@@ -89,10 +85,11 @@ __global__ void gelu_tanh_backward_kernel(const E* __restrict__ x, const E* __re
 /// y = gelu_tanh(x) over n elements; E is float or bf16.
 template <class E>
 bool gelu_tanh_forward(const E* x, E* y, index_t n) {
-    static_assert(std::is_same_v<E, float> || std::is_same_v<E, bf16>, "ward: the CUDA GELU takes f32 or bf16");
+    static_assert(KernelElement<E>, "ward: the CUDA GELU takes f32 or bf16");
     if (n <= 0) return true;
-    const bool vec = detail::gelu_aligned<E>(x) && detail::gelu_aligned<E>(y);
-    const unsigned grid = grid_stride_blocks(vec ? (n + pack_width<E> - 1) / pack_width<E> : n);
+    constexpr int N = pack_width<E>;
+    const bool vec = starts_pack<E, N>(x) && starts_pack<E, N>(y);
+    const unsigned grid = grid_stride_blocks(vec ? (n + N - 1) / N : n);
     if (vec) gelu_tanh_kernel<true, E><<<grid, block_threads, 0, current_stream()>>>(x, y, n);
     else gelu_tanh_kernel<false, E><<<grid, block_threads, 0, current_stream()>>>(x, y, n);
     check(cudaGetLastError(), "gelu_tanh kernel launch");
@@ -102,10 +99,11 @@ bool gelu_tanh_forward(const E* x, E* y, index_t n) {
 /// dx = dy * gelu_tanh'(x) over n elements; E is float or bf16.
 template <class E>
 bool gelu_tanh_backward(const E* x, const E* dy, E* dx, index_t n) {
-    static_assert(std::is_same_v<E, float> || std::is_same_v<E, bf16>, "ward: the CUDA GELU takes f32 or bf16");
+    static_assert(KernelElement<E>, "ward: the CUDA GELU takes f32 or bf16");
     if (n <= 0) return true;
-    const bool vec = detail::gelu_aligned<E>(x) && detail::gelu_aligned<E>(dy) && detail::gelu_aligned<E>(dx);
-    const unsigned grid = grid_stride_blocks(vec ? (n + pack_width<E> - 1) / pack_width<E> : n);
+    constexpr int N = pack_width<E>;
+    const bool vec = starts_pack<E, N>(x) && starts_pack<E, N>(dy) && starts_pack<E, N>(dx);
+    const unsigned grid = grid_stride_blocks(vec ? (n + N - 1) / N : n);
     if (vec) gelu_tanh_backward_kernel<true, E><<<grid, block_threads, 0, current_stream()>>>(x, dy, dx, n);
     else gelu_tanh_backward_kernel<false, E><<<grid, block_threads, 0, current_stream()>>>(x, dy, dx, n);
     check(cudaGetLastError(), "gelu_tanh backward kernel launch");

@@ -20,6 +20,7 @@
 #include <type_traits>
 
 #include "ward/backend/cuda/check.cuh"
+#include "ward/backend/cuda/kernel_element.cuh"
 #include "ward/backend/cuda/matmul.cuh"
 #include "ward/backend/cuda/matmul_plan.cuh"
 #include "ward/backend/cuda/stream.cuh"
@@ -32,7 +33,7 @@ namespace ward::backend::cuda {
 template <class T>
 void gemm_accumulate(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const T* a, index_t lda, const T* b,
                      index_t ldb, T* c, index_t ldc) {
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, bf16>, "ward: the CUDA gemm_accumulate takes f32 or bf16");
+    static_assert(KernelElement<T>, "ward: the CUDA gemm_accumulate takes f32 or bf16");
     if (M <= 0 || N <= 0 || K <= 0) return;  // op(a) op(b) is empty (K = 0): c += 0
     if (lda < (trans_a ? M : K) || ldb < (trans_b ? K : N) || ldc < N)
         throw shape_error("cuda gemm_accumulate: row strides lda " + std::to_string(lda) + ", ldb " + std::to_string(ldb) +

@@ -41,6 +41,12 @@ struct alignas(sizeof(S) * N >= 16 ? 16 : sizeof(S) * N) Pack {
 template <class S, int N>
 inline constexpr std::size_t pack_alignment = alignof(Pack<S, N>);
 
+/// Whether p is aligned for one access of Pack<S, N>: N elements of S read or written at once.
+template <class S, int N>
+bool starts_pack(const void* p) {
+    return reinterpret_cast<std::uintptr_t>(p) % pack_alignment<S, N> == 0;
+}
+
 /// Elements per pack for a destination of S: 16 bytes' worth (4 f32, 8 bf16, 2 f64).
 template <class S>
 inline constexpr int pack_width = sizeof(S) >= 16 ? 1 : int(16 / sizeof(S));
@@ -192,16 +198,13 @@ ElementwisePath choose_elementwise_path(const LoopPlan& plan, const index_t* dst
     const int outer = plan.rank - 1;
     if (dst_strides[outer] == 1 && plan.rank == 1 && inner_strides_are(ev, plan, false)) {
         constexpr int n = pack_width<S>;
-        const bool packable = n > 1 && VectorLoad<Eval>::known &&
-                              reinterpret_cast<std::uintptr_t>(dst_data) % pack_alignment<S, n> == 0 &&
-                              VectorLoad<Eval>::aligned(ev, n);
+        const bool packable = n > 1 && VectorLoad<Eval>::known && starts_pack<S, n>(dst_data) && VectorLoad<Eval>::aligned(ev, n);
         return packable ? ElementwisePath::contiguous_vector : ElementwisePath::contiguous;
     }
     if (dst_strides[outer] == 1 && inner_strides_are(ev, plan, true)) {
         // Packs along every row: each row start aligned in dst and in every leaf that moves along the row.
         constexpr int n = pack_width<S>;
-        bool packable = n > 1 && VectorLoad<Eval>::known && reinterpret_cast<std::uintptr_t>(dst_data) % pack_alignment<S, n> == 0 &&
-                        VectorLoad<Eval>::aligned(ev, n);
+        bool packable = n > 1 && VectorLoad<Eval>::known && starts_pack<S, n>(dst_data) && VectorLoad<Eval>::aligned(ev, n);
         for (int d = 0; d < outer; ++d) packable = packable && dst_strides[d] % n == 0;
         ev.for_each_strides([&](const index_t* st) {
             for (int d = 0; d < outer; ++d) packable = packable && (st[outer] == 0 || st[d] % n == 0);

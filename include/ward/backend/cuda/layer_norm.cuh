@@ -16,6 +16,7 @@
 #include <string>
 #include <type_traits>
 
+#include "ward/backend/cuda/kernel_element.cuh"
 #include "ward/backend/cuda/rows.cuh"
 #include "ward/core/config.hpp"
 #include "ward/core/dtype.hpp"
@@ -62,7 +63,7 @@ __global__ void __launch_bounds__(row_block_threads)
 namespace detail {
 template <class T>
 void check_norm(const char* op, const StridedView<const T>& x, const StridedView<T>& y, double eps) {
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, bf16>, "ward: the CUDA norms take f32 or bf16");
+    static_assert(KernelElement<T>, "ward: the CUDA norms take f32 or bf16");
     if (x.shape.rank < 1) throw shape_error(std::string(op) + ": input must have rank >= 1, got shape " + x.shape.str());
     if (!(x.shape == y.shape))
         throw shape_error(std::string(op) + ": output shape " + y.shape.str() + " differs from input shape " +

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "ward/backend/cuda/check.cuh"
+#include "ward/backend/cuda/kernel_element.cuh"
 #include "ward/backend/cuda/launch.cuh"
 #include "ward/backend/cuda/matmul_plan.cuh"
 #include "ward/backend/cuda/memory.cuh"
@@ -152,7 +153,7 @@ __global__ void fill_empty_product_kernel(T* c, const T* bias, Epilogue ep, inde
 /// computed as c^T = b^T a^T). bias is (N) contiguous or null. T = float or bf16.
 template <class T>
 void matmul(StridedView<const T> a, StridedView<const T> b, const T* bias, Epilogue ep, StridedView<T> c) {
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, bf16>, "ward: the CUDA matmul takes f32 or bf16");
+    static_assert(KernelElement<T>, "ward: the CUDA matmul takes f32 or bf16");
     const MatmulShape shape = plan_matmul_shape(a.shape, a.strides, b.shape, b.strides, c.shape, c.strides);
     const int ra = a.shape.rank, rb = b.shape.rank, n = c.shape.rank;
     const index_t M = shape.M, K = shape.K, N = shape.N;

@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "ward/backend/cuda/check.cuh"
+#include "ward/backend/cuda/kernel_element.cuh"
 #include "ward/backend/cuda/launch.cuh"
 #include "ward/backend/cuda/rows.cuh"
 #include "ward/backend/cuda/stream.cuh"
@@ -78,7 +79,7 @@ __global__ void norm_backward_columns_kernel(const E* x, const E* g, const float
 template <bool Centered, class E>
 void norm_backward(const E* x, const E* g, const float* mean, const float* rstd, const E* gamma, index_t N, index_t C,
                    E* dx, E* dgamma, E* dbeta) {
-    static_assert(std::is_same_v<E, float> || std::is_same_v<E, bf16>, "ward: the CUDA norm backward takes f32 or bf16");
+    static_assert(KernelElement<E>, "ward: the CUDA norm backward takes f32 or bf16");
     if (N <= 0 || C <= 0) return;
     launch_rows(norm_backward_rows_kernel<false, Centered, E>, norm_backward_rows_kernel<true, Centered, E>, N, C,
                 "norm_backward kernel launch", x, g, mean, rstd, gamma, N, C, dx);

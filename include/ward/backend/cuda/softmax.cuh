@@ -14,6 +14,7 @@
 #include <string>
 #include <type_traits>
 
+#include "ward/backend/cuda/kernel_element.cuh"
 #include "ward/backend/cuda/rows.cuh"
 #include "ward/core/config.hpp"
 #include "ward/core/dtype.hpp"
@@ -51,7 +52,7 @@ __global__ void __launch_bounds__(row_block_threads)
 /// Throws shape_error when the shapes differ.
 template <class T>
 void softmax_lastdim(StridedView<const T> x, StridedView<T> y, bool log) {
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, bf16>, "ward: the CUDA softmax takes f32 or bf16");
+    static_assert(KernelElement<T>, "ward: the CUDA softmax takes f32 or bf16");
     if (x.shape.rank < 1) throw shape_error("softmax: input must have rank >= 1, got shape " + x.shape.str());
     if (!(x.shape == y.shape))
         throw shape_error("softmax: output shape " + y.shape.str() + " differs from input shape " + x.shape.str());
